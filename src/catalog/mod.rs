@@ -1,0 +1,55 @@
+//! Package catalogers and the package model they produce.
+//!
+//! A cataloger declares which file contents it needs ([`Cataloger::wants`]); the layer walk
+//! captures exactly those while it streams the image, and after squashing each cataloger reads
+//! them from the [`FileTree`]. Catalogers never touch the image source themselves.
+
+pub mod package;
+
+pub use package::{Distro, Evidence, License, Location, Package, PackageType, Cpe};
+
+use crate::filesystem::FileTree;
+
+/// Facts about the image that catalogers share, found before packages are cataloged.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The Linux distribution, when an os-release or older release file identifies one.
+    pub distro: Option<Distro>,
+}
+
+/// A problem one cataloger met. The rest of the image is still cataloged, and the problem is
+/// reported as a warning naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{cataloger}: could not read {path}: {reason}")]
+pub struct CatalogWarning {
+    pub cataloger: &'static str,
+    pub path: String,
+    pub reason: String,
+}
+
+/// Finds the packages of one ecosystem in a squashed file system.
+pub trait Cataloger: Send + Sync {
+    /// The cataloger's name as syft spells it (recorded in each package's `foundBy`).
+    fn name(&self) -> &'static str;
+
+    /// Whether the layer walk should capture the contents of the regular file at `path` (an
+    /// absolute, normalised path as it appears in a layer). Called once per file per layer, so
+    /// it must be cheap.
+    fn wants(&self, path: &str) -> bool;
+
+    /// Catalogs packages from the squashed tree. A broken database becomes a warning in
+    /// `warnings`; the packages that could be read are still returned.
+    fn catalog(
+        &self,
+        tree: &FileTree,
+        env: &Environment,
+        warnings: &mut Vec<CatalogWarning>,
+    ) -> Vec<Package>;
+}
+
+/// The result of cataloging one image.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub distro: Option<Distro>,
+    pub packages: Vec<Package>,
+}

@@ -1,0 +1,234 @@
+//! The squashed view of an image's file system: every visible path, the layer that supplied it,
+//! and the contents of the files that some cataloger asked for.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::digest::Digest;
+
+/// What kind of file a path is, as the layer tar header declared it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    /// A symbolic link with its target exactly as stored (relative or absolute).
+    Symlink(String),
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// One visible path in the squashed file system.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    /// Absolute, normalised path: starts with `/`, no `.` or `..` parts, no trailing `/`.
+    pub path: String,
+    pub kind: FileKind,
+    pub mode: u32,
+    pub size: u64,
+    pub uid: u64,
+    pub gid: u64,
+    /// Index into [`FileTree::layers`] of the layer that supplied the visible version.
+    pub layer: usize,
+    /// For a file written as a tar hardlink: the absolute path it was linked to.
+    pub hardlink_to: Option<String>,
+}
+
+/// A path after following symlinks: the real path and the entry found there.
+#[derive(Debug, Clone)]
+pub struct Resolved<'a> {
+    pub real_path: String,
+    pub entry: &'a FileEntry,
+}
+
+/// The squashed file system of one image.
+#[derive(Debug, Default, Clone)]
+pub struct FileTree {
+    /// Layer diffIDs in order, bottom first.
+    pub layers: Vec<Digest>,
+    /// Visible entries by normalised path.
+    pub entries: BTreeMap<String, FileEntry>,
+    /// Captured contents of visible regular files, by normalised path.
+    pub contents: HashMap<String, Arc<[u8]>>,
+}
+
+/// The maximum number of symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.
+pub const MAX_SYMLINK_HOPS: usize = 40;
+
+impl FileTree {
+    /// The diffID of the layer at `index`.
+    pub fn layer_digest(&self, index: usize) -> &Digest {
+        &self.layers[index]
+    }
+
+    /// The entry at `path` without following a symlink there.
+    pub fn entry(&self, path: &str) -> Option<&FileEntry> {
+        self.entries.get(path)
+    }
+
+    /// Resolves `path` by following symlinks in every component, as the kernel would inside a
+    /// chroot of this tree. Returns `None` for dangling links, loops and missing paths.
+    pub fn resolve(&self, path: &str) -> Option<Resolved<'_>> {
+        let mut hops = 0;
+        let mut pending: Vec<String> = split(path).rev().map(str::to_owned).collect();
+        let mut current = String::new();
+        while let Some(part) = pending.pop() {
+            match part.as_str() {
+                "." | "" => continue,
+                ".." => {
+                    truncate_parent(&mut current);
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate = format!("{current}/{part}");
+            let entry = self.entries.get(&candidate)?;
+            if let FileKind::Symlink(target) = &entry.kind {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return None;
+                }
+                if target.starts_with('/') {
+                    current.clear();
+                }
+                pending.extend(split(target).rev().map(str::to_owned));
+            } else {
+                current = candidate;
+            }
+        }
+        let real_path = if current.is_empty() {
+            "/".to_owned()
+        } else {
+            current
+        };
+        let entry = self.entries.get(&real_path)?;
+        Some(Resolved { real_path, entry })
+    }
+
+    /// The captured contents of the file at `path`, following symlinks. `None` when the path
+    /// does not resolve to a regular file or no cataloger asked for its contents.
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        let resolved = self.resolve(path)?;
+        self.contents.get(&resolved.real_path).map(|bytes| &bytes[..])
+    }
+
+    /// Visible regular files whose path satisfies `predicate`, in path order.
+    pub fn files_matching<'a>(
+        &'a self,
+        predicate: impl Fn(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a FileEntry> + 'a {
+        self.entries
+            .values()
+            .filter(move |entry| entry.kind == FileKind::Regular && predicate(&entry.path))
+    }
+
+    /// The diffID of the layer that supplied the visible file at `path`, following symlinks.
+    pub fn layer_of(&self, path: &str) -> Option<&Digest> {
+        self.resolve(path)
+            .map(|resolved| &self.layers[resolved.entry.layer])
+    }
+}
+
+fn split(path: &str) -> impl DoubleEndedIterator<Item = &str> {
+    path.split('/').filter(|part| !part.is_empty())
+}
+
+fn truncate_parent(path: &mut String) {
+    match path.rfind('/') {
+        Some(index) => path.truncate(index),
+        None => path.clear(),
+    }
+}
+
+/// Normalises a path from a tar header into the absolute form [`FileEntry::path`] uses. `./`
+/// prefixes, repeated slashes and `.` parts are dropped, and `..` never climbs above the root,
+/// so no entry name can point outside the image. Returns `None` for the root itself.
+pub fn normalize_path(raw: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(format!("/{}", parts.join("/")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(items: &[(&str, FileKind)]) -> FileTree {
+        let mut tree = FileTree {
+            layers: vec![Digest::of(b"layer")],
+            ..FileTree::default()
+        };
+        for (path, kind) in items {
+            tree.entries.insert(
+                (*path).to_owned(),
+                FileEntry {
+                    path: (*path).to_owned(),
+                    kind: kind.clone(),
+                    mode: 0o644,
+                    size: 0,
+                    uid: 0,
+                    gid: 0,
+                    layer: 0,
+                    hardlink_to: None,
+                },
+            );
+        }
+        tree
+    }
+
+    #[test]
+    fn normalize_strips_prefixes_and_dots() {
+        assert_eq!(normalize_path("./etc/os-release").as_deref(), Some("/etc/os-release"));
+        assert_eq!(normalize_path("/etc//./passwd").as_deref(), Some("/etc/passwd"));
+        assert_eq!(normalize_path("../../etc/shadow").as_deref(), Some("/etc/shadow"));
+        assert_eq!(normalize_path("a/b/../../../c").as_deref(), Some("/c"));
+        assert_eq!(normalize_path("./"), None);
+    }
+
+    #[test]
+    fn resolve_follows_relative_and_absolute_links() {
+        let tree = tree(&[
+            ("/usr", FileKind::Directory),
+            ("/usr/lib", FileKind::Directory),
+            ("/usr/lib/os-release", FileKind::Regular),
+            ("/etc", FileKind::Directory),
+            ("/etc/os-release", FileKind::Symlink("../usr/lib/os-release".into())),
+            ("/lib", FileKind::Symlink("/usr/lib".into())),
+        ]);
+        assert_eq!(tree.resolve("/etc/os-release").unwrap().real_path, "/usr/lib/os-release");
+        assert_eq!(tree.resolve("/lib/os-release").unwrap().real_path, "/usr/lib/os-release");
+    }
+
+    #[test]
+    fn resolve_stops_on_loops_and_dangling_links() {
+        let tree = tree(&[
+            ("/a", FileKind::Symlink("b".into())),
+            ("/b", FileKind::Symlink("a".into())),
+            ("/dangling", FileKind::Symlink("/nowhere".into())),
+        ]);
+        assert!(tree.resolve("/a").is_none());
+        assert!(tree.resolve("/dangling").is_none());
+    }
+
+    #[test]
+    fn resolve_never_climbs_above_root() {
+        let tree = tree(&[
+            ("/etc", FileKind::Directory),
+            ("/etc/passwd", FileKind::Regular),
+            ("/escape", FileKind::Symlink("../../../../etc/passwd".into())),
+        ]);
+        assert_eq!(tree.resolve("/escape").unwrap().real_path, "/etc/passwd");
+    }
+}
