@@ -3,8 +3,14 @@
 
 pub mod anchore;
 pub mod catalog;
+pub mod cli;
 pub mod digest;
 pub mod exit;
 pub mod filesystem;
+pub mod image;
+pub mod progress;
+pub mod report;
+pub mod sbom;
 pub mod secret;
+pub mod settings;
 pub mod source;

@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    inline_scan::app::main_with_args(std::env::args_os().collect()).into()
+}

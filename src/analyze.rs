@@ -1,0 +1,239 @@
+//! The `analyze` job: read the image, catalog it, name it, write the SBOM, import it, and
+//! describe the outcome.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::anchore::{self, ImportRequest};
+use crate::catalog::{self, Cataloger};
+use crate::error::Error;
+use crate::exit::ExitCode;
+use crate::image::Identity;
+use crate::progress::Progress;
+use crate::report::{DistroSummary, IdentitySummary, ImportSummary, PackageCounts, RunResult};
+use crate::sbom::syft_json::{self, SbomInput};
+use crate::settings::Settings;
+use crate::source::{self, Limits, SourceImage, SourceRef};
+
+/// Runs the job. The returned result is filled as far as the run got, also on failure; the
+/// error, if any, decides the exit code.
+pub async fn run(
+    settings: &Settings,
+    cancel: CancellationToken,
+    progress: &Progress,
+) -> (RunResult, Option<Error>) {
+    let started = Instant::now();
+    let mut result = RunResult {
+        format_version: crate::report::RESULT_FORMAT_VERSION,
+        image: settings.image_input.clone(),
+        status: "ok",
+        ..RunResult::default()
+    };
+    let outcome = run_steps(settings, cancel, progress, &mut result).await;
+    result.elapsed_seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(()) => (result, None),
+        Err(error) => {
+            let code = error.exit_code();
+            result.status = match code {
+                ExitCode::AnalysisFailed => "analysis_failed",
+                ExitCode::TimedOut => "timed_out",
+                ExitCode::Interrupted => "interrupted",
+                _ => "error",
+            };
+            result.exit_code = code.code();
+            result.error = Some(error.to_string());
+            (result, Some(error))
+        }
+    }
+}
+
+async fn run_steps(
+    settings: &Settings,
+    cancel: CancellationToken,
+    progress: &Progress,
+    result: &mut RunResult,
+) -> Result<(), Error> {
+    let catalogers: Arc<Vec<Box<dyn Cataloger>>> = Arc::new(catalog::registry::default_catalogers());
+    progress.step(format!("reading {}", settings.image_input));
+    let image = read_source(settings, catalogers.clone()).await?;
+    if cancel.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+
+    progress.step("cataloging packages".to_owned());
+    let (catalog, warnings) = {
+        let catalogers = catalogers.clone();
+        let tree = image.tree.clone();
+        tokio::task::spawn_blocking(move || catalog::registry::run(&tree, &catalogers))
+            .await
+            .expect("the cataloging task does not panic")
+    };
+    result.warnings = warnings.iter().map(ToString::to_string).collect();
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    result.distro = catalog.distro.as_ref().map(|d| DistroSummary {
+        id: d.id.clone(),
+        version_id: d.version_id.clone(),
+        pretty_name: d.pretty_name.clone(),
+    });
+    result.packages = Some(PackageCounts::from(&catalog));
+
+    let identity = Identity::resolve(&image, &settings.identity)?;
+    result.identity = Some(IdentitySummary::from(&identity));
+
+    let sbom = syft_json::render(&SbomInput {
+        user_input: &settings.image_input,
+        image: &image,
+        identity: &identity,
+        catalog: &catalog,
+        configuration: json!({
+            "catalogers": catalogers.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "scope": "squashed",
+        }),
+    });
+    if let Some(path) = &settings.sbom_out {
+        write_sbom(path, &sbom)?;
+        if path.as_os_str() != "-" {
+            result.sbom_path = Some(path.display().to_string());
+        }
+    }
+
+    let Some(connection) = &settings.connection else {
+        return Ok(());
+    };
+    if catalog.packages.is_empty() {
+        tracing::warn!(
+            "no packages were found in {}; Anchore will show the image with an empty package list",
+            settings.image_input
+        );
+    }
+    let request = ImportRequest {
+        digest: identity.digest.clone(),
+        manifest: identity.manifest.clone(),
+        config: image.config.clone(),
+        parent: identity.parent.clone(),
+        local_image_id: identity.local_image_id.clone(),
+        tags: identity.tags.clone(),
+        annotations: settings.annotations.clone(),
+        dockerfile: settings.dockerfile.clone(),
+        sbom,
+        force: settings.force,
+    };
+    let client = anchore::Client::new(connection)?;
+    let outcome = anchore::import::run(&client, &request, &settings.wait, cancel, &|step| {
+        progress.step(step.to_string())
+    })
+    .await;
+    match outcome {
+        Ok(outcome) => {
+            result.import = Some(ImportSummary::from(&outcome));
+            Ok(())
+        }
+        Err(error) => {
+            if let Some(partial) = error.outcome() {
+                result.import = Some(ImportSummary::from(partial));
+            }
+            Err(error.into())
+        }
+    }
+}
+
+async fn read_source(
+    settings: &Settings,
+    catalogers: Arc<Vec<Box<dyn Cataloger>>>,
+) -> Result<SourceImage, Error> {
+    let limits = Limits::default();
+    let platform = settings.platform.clone();
+    let wants = move |path: &str| catalog::registry::wants_any(&catalogers, path);
+    match &settings.source {
+        SourceRef::Daemon(reference) => {
+            let docker = source::daemon::connect()?;
+            if settings.pull {
+                source::daemon::pull(&docker, reference, platform.as_ref()).await?;
+            }
+            let daemon_image = source::daemon::inspect(&docker, reference).await?;
+            let reader = source::daemon::export(&docker, &daemon_image.id);
+            let description = format!("docker daemon image {reference}");
+            let mut image = tokio::task::spawn_blocking(move || {
+                source::archive::read_docker_archive(
+                    reader,
+                    description,
+                    None,
+                    platform.as_ref(),
+                    &wants,
+                    &limits,
+                )
+            })
+            .await
+            .expect("the layer reader does not panic")?;
+            image.repo_tags = daemon_image.repo_tags;
+            image.repo_digests = daemon_image.repo_digests;
+            Ok(image)
+        }
+        SourceRef::DockerArchive { path, reference } => {
+            let path = path.clone();
+            let reference = reference.clone();
+            tokio::task::spawn_blocking(move || {
+                let file = std::fs::File::open(&path).map_err(|error| {
+                    source::SourceError::open(&path, error)
+                })?;
+                source::archive::read_docker_archive(
+                    std::io::BufReader::with_capacity(1 << 20, file),
+                    format!("docker-archive:{}", path.display()),
+                    reference.as_deref(),
+                    platform.as_ref(),
+                    &wants,
+                    &limits,
+                )
+            })
+            .await
+            .expect("the layer reader does not panic")
+            .map_err(Error::from)
+        }
+        SourceRef::OciDir { path, reference } => {
+            let path = path.clone();
+            let reference = reference.clone();
+            tokio::task::spawn_blocking(move || {
+                source::oci::read_oci_dir(&path, reference.as_deref(), platform.as_ref(), &wants, &limits)
+            })
+            .await
+            .expect("the layer reader does not panic")
+            .map_err(Error::from)
+        }
+        SourceRef::OciArchive { path, reference } => {
+            let path = path.clone();
+            let reference = reference.clone();
+            tokio::task::spawn_blocking(move || {
+                source::oci::read_oci_archive(&path, reference.as_deref(), platform.as_ref(), &wants, &limits)
+            })
+            .await
+            .expect("the layer reader does not panic")
+            .map_err(Error::from)
+        }
+    }
+}
+
+fn write_sbom(path: &std::path::Path, sbom: &serde_json::Value) -> Result<(), Error> {
+    let output_error = |error: std::io::Error| Error::Output {
+        what: "the SBOM",
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    if path.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        serde_json::to_writer(&mut lock, sbom).map_err(|e| output_error(e.into()))?;
+        lock.write_all(b"\n").map_err(output_error)?;
+        return Ok(());
+    }
+    let file = std::fs::File::create(path).map_err(output_error)?;
+    let mut writer = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut writer, sbom).map_err(|e| output_error(e.into()))?;
+    writer.flush().map_err(output_error)
+}

@@ -1,0 +1,195 @@
+//! Top-level command dispatch: parse the command line, set up logging, run, and turn the
+//! outcome into output and an exit code.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+
+use clap::{CommandFactory, Parser};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{AnalyzeArgs, Cli, Command, OptionsArgs};
+use crate::exit::ExitCode;
+use crate::progress::Progress;
+use crate::settings::Settings;
+
+/// How long a run may take to clean up (delete a pending import) after an interrupt.
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs the program with `args` (including the program name) and returns the exit code.
+pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = match error.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitCode::Success
+                }
+                _ => ExitCode::Failure,
+            };
+            let _ = error.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Options(args) => print_options(&args),
+        Command::Analyze(args) => analyze(&args),
+    }
+}
+
+fn analyze(args: &AnalyzeArgs) -> ExitCode {
+    init_logging(args.verbose, args.quiet);
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = match Settings::from_args(args, &env, &mut std::io::stdin().lock()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::Failure;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::Failure;
+        }
+    };
+    runtime.block_on(analyze_async(settings))
+}
+
+async fn analyze_async(settings: Settings) -> ExitCode {
+    let progress = Progress::new(!settings.quiet);
+    let cancel = CancellationToken::new();
+    let run = crate::analyze::run(&settings, cancel.clone(), &progress);
+    tokio::pin!(run);
+    let (result, error) = tokio::select! {
+        outcome = &mut run => outcome,
+        () = interrupted() => {
+            progress.step("interrupted: cleaning up".to_owned());
+            cancel.cancel();
+            match tokio::time::timeout(CLEANUP_GRACE, &mut run).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    progress.finish();
+                    eprintln!("error: interrupted; cleanup did not finish within {} s", CLEANUP_GRACE.as_secs());
+                    return ExitCode::Interrupted;
+                }
+            }
+        }
+    };
+    progress.finish();
+    let code = error.as_ref().map_or(ExitCode::Success, |e| e.exit_code());
+    let result = crate::report::RunResult {
+        exit_code: code.code(),
+        ..result
+    };
+    if !settings.quiet {
+        eprint!("{}", result.render_text());
+    }
+    if let Some(error) = &error {
+        eprintln!("error: {error}");
+    }
+    if let Some(path) = &settings.result_json {
+        let written = serde_json::to_vec_pretty(&result)
+            .map_err(std::io::Error::from)
+            .and_then(|bytes| std::fs::write(path, bytes));
+        if let Err(write_error) = written {
+            eprintln!("error: could not write the result to {}: {write_error}", path.display());
+            if error.is_none() {
+                return ExitCode::Failure;
+            }
+        }
+    }
+    let sbom_on_stdout = settings.sbom_out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if !sbom_on_stdout {
+        if let Some(identity) = &result.identity {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", identity.digest);
+        }
+    }
+    code
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(stream) => stream,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging(verbose: bool, quiet: bool) {
+    let default = if verbose {
+        "inline_scan=debug"
+    } else if quiet {
+        "error"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INLINE_SCAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Prints every `analyze` option: the registry the CI wrappers are checked against.
+fn print_options(args: &OptionsArgs) -> ExitCode {
+    let command = Cli::command();
+    let analyze = command
+        .find_subcommand("analyze")
+        .expect("the analyze subcommand exists");
+    let options: Vec<serde_json::Value> = analyze
+        .get_arguments()
+        .filter(|arg| arg.get_id() != "help")
+        .map(|arg| {
+            json!({
+                "id": arg.get_id().as_str(),
+                "long": arg.get_long(),
+                "short": arg.get_short().map(String::from),
+                "env": arg.get_env().map(|e| e.to_string_lossy().into_owned()),
+                "takesValue": arg.get_action().takes_values(),
+                "repeatable": matches!(arg.get_action(), clap::ArgAction::Append),
+                "positional": arg.is_positional(),
+                "default": arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+                "possibleValues": arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect::<Vec<_>>(),
+                "help": arg.get_help().map(ToString::to_string),
+            })
+        })
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&options).unwrap_or_default());
+    } else {
+        for option in &options {
+            let name = option["long"].as_str().map_or_else(
+                || format!("<{}>", option["id"].as_str().unwrap_or_default().to_uppercase()),
+                |long| format!("--{long}"),
+            );
+            let short = option["short"].as_str().map(|s| format!("-{s}")).unwrap_or_default();
+            let env = option["env"].as_str().unwrap_or_default();
+            let _ = writeln!(stdout, "{short:3} {name:22} {env:20} {}", option["help"].as_str().unwrap_or_default().lines().next().unwrap_or_default());
+        }
+    }
+    ExitCode::Success
+}

@@ -1,0 +1,238 @@
+//! Command-line definitions. This is the single registry of options: the wrappers and the
+//! `options` command read it, so every option is declared here once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::anchore::ApiVersionChoice;
+
+/// Analyze a container image where it was built and import the analysis into Anchore.
+#[derive(Debug, Parser)]
+#[command(name = "inline-scan", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyze IMAGE and import the analysis into Anchore.
+    Analyze(AnalyzeArgs),
+    /// Print the option registry of `analyze` (names, environment variables, defaults).
+    Options(OptionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OptionsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The options of `inline-scan analyze`. Short letters match the old `inline_scan analyze`
+/// script.
+#[derive(Debug, Args)]
+#[command(after_help = IMAGE_HELP)]
+pub struct AnalyzeArgs {
+    /// The image: a reference in the Docker daemon, `docker-archive:PATH[:REF]`,
+    /// `oci-dir:PATH[:REF]` or `oci-archive:PATH[:REF]`.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// Anchore API URL, e.g. https://anchore.example.com:8228 (a trailing /v1 or /v2 selects
+    /// that API). Also read from ANCHORECTL_URL.
+    #[arg(
+        short = 'r',
+        long = "url",
+        value_name = "URL",
+        env = "ANCHORE_CLI_URL",
+        help_heading = "Anchore"
+    )]
+    pub url: Option<String>,
+
+    /// Anchore user name (`_api_key` for an API key). Also read from ANCHORECTL_USERNAME.
+    #[arg(
+        short = 'u',
+        long = "username",
+        value_name = "USER",
+        env = "ANCHORE_CLI_USER",
+        help_heading = "Anchore"
+    )]
+    pub username: Option<String>,
+
+    /// Anchore password or API key. Prefer the environment variable or --password-stdin: a
+    /// value on the command line is visible in the process list. Also read from
+    /// ANCHORECTL_PASSWORD.
+    #[arg(
+        short = 'p',
+        long = "password",
+        value_name = "PASS",
+        env = "ANCHORE_CLI_PASS",
+        hide_env_values = true,
+        help_heading = "Anchore"
+    )]
+    pub password: Option<String>,
+
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "password", help_heading = "Anchore")]
+    pub password_stdin: bool,
+
+    /// Act in this Anchore account (sent as x-anchore-account on every request).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "ANCHORECTL_ACCOUNT",
+        help_heading = "Anchore"
+    )]
+    pub account: Option<String>,
+
+    /// Which Anchore API to use: auto probes v2 first, then v1.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "VERSION",
+        help_heading = "Anchore"
+    )]
+    pub api_version: ApiVersionChoice,
+
+    /// PEM file of CA certificates to trust for the Anchore URL, in addition to the system's.
+    #[arg(long, value_name = "FILE", help_heading = "Anchore")]
+    pub cacert: Option<PathBuf>,
+
+    /// Accept any TLS certificate from Anchore. Only for testing.
+    #[arg(long, help_heading = "Anchore")]
+    pub insecure: bool,
+
+    /// Re-analyze even if Anchore already has this digest.
+    #[arg(long, help_heading = "Anchore")]
+    pub force: bool,
+
+    /// Return after the import is accepted instead of waiting for Anchore's analysis.
+    #[arg(long, help_heading = "Anchore")]
+    pub no_wait: bool,
+
+    /// Analyze only; contact no Anchore server.
+    #[arg(long, help_heading = "Anchore")]
+    pub no_import: bool,
+
+    /// Seconds to wait for Anchore to finish analyzing the import.
+    #[arg(
+        short = 't',
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 300,
+        help_heading = "Anchore"
+    )]
+    pub timeout: u64,
+
+    /// Seconds allowed for one HTTP request to Anchore.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        help_heading = "Anchore"
+    )]
+    pub request_timeout: u64,
+
+    /// Annotations as KEY=VALUE, comma-separated or repeated.
+    #[arg(
+        short = 'a',
+        long = "annotation",
+        value_name = "KEY=VALUE[,KEY=VALUE]",
+        help_heading = "Image identity"
+    )]
+    pub annotations: Vec<String>,
+
+    /// The expected image digest (sha256:<64 hex>); it must equal the sha256 of the manifest
+    /// uploaded.
+    #[arg(
+        short = 'd',
+        long = "digest",
+        value_name = "DIGEST",
+        help_heading = "Image identity"
+    )]
+    pub digest: Option<String>,
+
+    /// Dockerfile to upload with the analysis.
+    #[arg(
+        short = 'f',
+        long = "dockerfile",
+        value_name = "FILE",
+        help_heading = "Image identity"
+    )]
+    pub dockerfile: Option<PathBuf>,
+
+    /// Local image id to record (64 hex, no sha256: prefix); defaults to the config digest.
+    #[arg(
+        short = 'i',
+        long = "image-id",
+        value_name = "ID",
+        help_heading = "Image identity"
+    )]
+    pub image_id: Option<String>,
+
+    /// Image manifest file whose exact bytes are uploaded and name the image.
+    #[arg(
+        short = 'm',
+        long = "manifest",
+        value_name = "FILE",
+        help_heading = "Image identity"
+    )]
+    pub manifest: Option<PathBuf>,
+
+    /// Synthesize a Docker v2 manifest from the config and layers even when the source stores
+    /// one.
+    #[arg(
+        short = 'g',
+        long = "generate-manifest",
+        help_heading = "Image identity"
+    )]
+    pub generate_manifest: bool,
+
+    /// Tag to record, fully qualified or not (repeatable); replaces the IMAGE reference.
+    #[arg(long = "tag", value_name = "REF", help_heading = "Image identity")]
+    pub tags: Vec<String>,
+
+    /// Record every tag the source has for the image, not only the one named.
+    #[arg(long, help_heading = "Image identity")]
+    pub all_tags: bool,
+
+    /// Pull IMAGE through the Docker daemon before analyzing it.
+    #[arg(short = 'P', long = "pull", help_heading = "Image source")]
+    pub pull: bool,
+
+    /// Platform to select from a multi-platform source, as os/arch[/variant].
+    #[arg(long, value_name = "PLATFORM", help_heading = "Image source")]
+    pub platform: Option<String>,
+
+    /// Write the syft JSON SBOM to FILE (`-` for standard output).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub sbom_out: Option<PathBuf>,
+
+    /// Write the result as JSON to FILE.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub result_json: Option<PathBuf>,
+
+    /// Verbose diagnostics on standard error (secrets are never printed).
+    #[arg(short = 'V', long = "verbose", help_heading = "Output")]
+    pub verbose: bool,
+
+    /// Print only errors on standard error.
+    #[arg(
+        short = 'q',
+        long = "quiet",
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
+    pub quiet: bool,
+}
+
+const IMAGE_HELP: &str = "\
+Environment: ANCHORE_CLI_URL / ANCHORECTL_URL, ANCHORE_CLI_USER / ANCHORECTL_USERNAME,
+ANCHORE_CLI_PASS / ANCHORECTL_PASSWORD, ANCHORECTL_ACCOUNT; the Docker daemon is reached through
+DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker CLI reads them.
+
+Exit codes: 0 success, 1 usage, input, authentication or HTTP error, 2 analysis failed (locally
+or in Anchore), 124 the wait timed out, 130 interrupted.";

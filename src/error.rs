@@ -1,0 +1,40 @@
+//! The error of a whole run, one variant per phase, and the exit code each maps to.
+
+use crate::exit::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Daemon(#[from] crate::source::daemon::DaemonError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    #[error(transparent)]
+    Identity(#[from] crate::image::IdentityError),
+    #[error("could not write {what} to {path}: {reason}")]
+    Output {
+        what: &'static str,
+        path: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Import(#[from] crate::anchore::ImportError),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Settings(_) | Self::Daemon(_) | Self::Identity(_) | Self::Output { .. } => {
+                ExitCode::Failure
+            }
+            // A source that cannot be read is an analysis failure, as in the old analyzer, except
+            // when the input itself does not exist.
+            Self::Source(error) => error.exit_code(),
+            Self::Import(error) => error.exit_code(),
+            Self::Interrupted => ExitCode::Interrupted,
+        }
+    }
+}

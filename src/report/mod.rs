@@ -1,0 +1,169 @@
+//! The result of one run: a short human summary on standard error and the `--result-json`
+//! document for machines. CI platform reports build on [`RunResult`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::image::Identity;
+use crate::image::identity::ManifestOrigin;
+
+/// Schema version of the `--result-json` document; bumped on incompatible changes.
+pub const RESULT_FORMAT_VERSION: u32 = 1;
+
+/// Everything known about a run when it ends, successful or not.
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResult {
+    pub format_version: u32,
+    /// IMAGE as the user typed it.
+    pub image: String,
+    /// `ok`, `analysis_failed`, `timed_out`, `interrupted` or `error`.
+    pub status: &'static str,
+    pub exit_code: u8,
+    /// The error message when the run failed.
+    pub error: Option<String>,
+    pub identity: Option<IdentitySummary>,
+    pub distro: Option<DistroSummary>,
+    pub packages: Option<PackageCounts>,
+    pub warnings: Vec<String>,
+    /// Where the SBOM was written.
+    pub sbom_path: Option<String>,
+    pub import: Option<ImportSummary>,
+    pub elapsed_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentitySummary {
+    pub digest: String,
+    pub image_id: String,
+    pub local_image_id: String,
+    pub manifest_origin: ManifestOrigin,
+    pub manifest_media_type: String,
+    pub parent_digest: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl From<&Identity> for IdentitySummary {
+    fn from(identity: &Identity) -> Self {
+        Self {
+            digest: identity.digest.to_string(),
+            image_id: identity.config_digest.to_string(),
+            local_image_id: identity.local_image_id.clone(),
+            manifest_origin: identity.manifest_origin,
+            manifest_media_type: identity.manifest.media_type.clone(),
+            parent_digest: identity.parent.as_ref().map(|p| p.digest().to_string()),
+            tags: identity.tags.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DistroSummary {
+    pub id: String,
+    pub version_id: String,
+    pub pretty_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageCounts {
+    pub total: usize,
+    pub by_type: BTreeMap<String, usize>,
+}
+
+impl From<&Catalog> for PackageCounts {
+    fn from(catalog: &Catalog) -> Self {
+        let mut by_type = BTreeMap::new();
+        for package in &catalog.packages {
+            *by_type.entry(package.kind.as_str().to_owned()).or_insert(0) += 1;
+        }
+        Self {
+            total: catalog.packages.len(),
+            by_type,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    /// `v1` or `v2`.
+    pub api_version: String,
+    /// The Anchore base URL, without credentials.
+    pub url: String,
+    pub operation_id: String,
+    /// Anchore's last `analysis_status`, or `not_waited` with `--no-wait`.
+    pub analysis_status: String,
+    /// The image's URL in the Anchore API.
+    pub image_url: String,
+}
+
+impl RunResult {
+    /// Renders the human summary printed on standard error.
+    pub fn render_text(&self) -> String {
+        let mut text = String::new();
+        let _ = writeln!(text, "inline-scan: {}", self.image);
+        if let Some(identity) = &self.identity {
+            let origin = match identity.manifest_origin {
+                ManifestOrigin::Source => "stored manifest",
+                ManifestOrigin::File => "manifest from -m",
+                ManifestOrigin::Synthesized => "synthesized manifest",
+            };
+            let _ = writeln!(text, "  digest    {} ({origin})", identity.digest);
+            let _ = writeln!(text, "  image id  {}", identity.image_id);
+            if let Some(parent) = &identity.parent_digest {
+                let _ = writeln!(text, "  parent    {parent}");
+            }
+            let _ = writeln!(text, "  tags      {}", identity.tags.join(", "));
+        }
+        if let Some(distro) = &self.distro {
+            let name = if distro.pretty_name.is_empty() {
+                format!("{} {}", distro.id, distro.version_id)
+            } else {
+                distro.pretty_name.clone()
+            };
+            let _ = writeln!(text, "  distro    {name}");
+        } else if self.packages.is_some() {
+            let _ = writeln!(text, "  distro    none found");
+        }
+        if let Some(packages) = &self.packages {
+            let by_type: Vec<String> = packages
+                .by_type
+                .iter()
+                .map(|(kind, count)| format!("{kind} {count}"))
+                .collect();
+            let detail = if by_type.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_type.join(", "))
+            };
+            let _ = writeln!(text, "  packages  {}{detail}", packages.total);
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(text, "  warning   {warning}");
+        }
+        if let Some(path) = &self.sbom_path {
+            let _ = writeln!(text, "  sbom      {path}");
+        }
+        match &self.import {
+            Some(import) => {
+                let _ = writeln!(
+                    text,
+                    "  import    {} (API {}, {}, operation {})",
+                    import.analysis_status, import.api_version, import.url, import.operation_id
+                );
+            }
+            None if self.error.is_none() => {
+                let _ = writeln!(text, "  import    skipped (--no-import)");
+            }
+            None => {}
+        }
+        let _ = writeln!(text, "  elapsed   {:.2} s", self.elapsed_seconds);
+        text
+    }
+}

@@ -1,0 +1,3 @@
+//! SBOM documents rendered from a catalog and the image identity.
+
+pub mod syft_json;
