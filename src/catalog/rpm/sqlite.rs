@@ -1,0 +1,54 @@
+//! rpm's sqlite backend (`rpmdb.sqlite`, rpm 4.16 and later): a `Packages` table whose `blob`
+//! column holds one header per installed package.
+
+use rusqlite::{Connection, MAIN_DB, OpenFlags};
+
+use super::database::{BlobRead, DatabaseError};
+
+/// The largest database this reader hands to sqlite, which takes the size as a C `int`.
+const MAX_DATABASE_LENGTH: usize = i32::MAX as usize;
+
+/// Reads every header blob of the `Packages` table from the database bytes, in memory and
+/// read-only.
+pub fn read_blobs(bytes: &[u8]) -> BlobRead {
+    if bytes.len() > MAX_DATABASE_LENGTH {
+        return BlobRead::failed(DatabaseError::TooLarge {
+            length: bytes.len(),
+            max: MAX_DATABASE_LENGTH,
+        });
+    }
+    match query_blobs(bytes) {
+        Ok(read) => read,
+        Err(source) => BlobRead::failed(DatabaseError::Sqlite { source }),
+    }
+}
+
+fn query_blobs(bytes: &[u8]) -> rusqlite::Result<BlobRead> {
+    let mut connection = Connection::open_in_memory_with_flags(
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // The copy lives in sqlite's own allocation, so the captured bytes stay untouched and no
+    // temporary file is written.
+    connection.deserialize_read_exact(MAIN_DB, bytes, bytes.len(), true)?;
+    let mut statement = connection.prepare("SELECT blob FROM Packages ORDER BY hnum")?;
+    let mut rows = statement.query([])?;
+    let mut read = BlobRead::default();
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => match row.get::<_, Vec<u8>>(0) {
+                Ok(blob) => read.blobs.push(blob),
+                Err(source) => {
+                    read.error = Some(DatabaseError::Sqlite { source });
+                    break;
+                }
+            },
+            Ok(None) => break,
+            // A damaged page ends the scan; the rows before it are kept.
+            Err(source) => {
+                read.error = Some(DatabaseError::Sqlite { source });
+                break;
+            }
+        }
+    }
+    Ok(read)
+}
