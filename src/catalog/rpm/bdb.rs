@@ -62,12 +62,34 @@ pub fn read_blobs(bytes: &[u8]) -> BlobRead {
     let mut read = BlobRead::default();
     for page_number in 1..database.page_count {
         if let Err(error) = database.read_hash_page(page_number, &mut read.blobs) {
-            read.error = Some(error);
+            // In a cut-off file the damage is a symptom, so the truncation is what gets
+            // reported.
+            read.error = Some(database.truncation().unwrap_or(error));
             return read;
         }
     }
     read.error = database.truncation();
     read
+}
+
+/// Appends a value unless the values read so far would then add up to more bytes than the
+/// file holds. Values of a sound database never share pages, so only a damaged or hostile
+/// file, with many items naming one overflow chain, reaches the limit.
+fn push_value(
+    blobs: &mut Vec<Vec<u8>>,
+    value: Vec<u8>,
+    file_length: usize,
+    page: u64,
+) -> Result<(), DatabaseError> {
+    let total: usize = blobs.iter().map(Vec::len).sum();
+    if total + value.len() > file_length {
+        return Err(Database::page_error(
+            page,
+            "values share overflow pages: they add up to more bytes than the file holds",
+        ));
+    }
+    blobs.push(value);
+    Ok(())
 }
 
 impl<'a> Database<'a> {
@@ -94,8 +116,7 @@ impl<'a> Database<'a> {
             }
         };
         let page_size = order.u32(bytes, 20).unwrap_or(0);
-        if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&page_size) || !page_size.is_power_of_two()
-        {
+        if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&page_size) || !page_size.is_power_of_two() {
             return Err(DatabaseError::UnsupportedBerkeley {
                 reason: format!("page size {page_size} is not a power of two from 512 to 65536"),
             });
@@ -107,12 +128,15 @@ impl<'a> Database<'a> {
         }
         if bytes[25] != PAGE_HASH_META {
             return Err(DatabaseError::UnsupportedBerkeley {
-                reason: format!("metadata page has type {}, expected hash metadata", bytes[25]),
+                reason: format!(
+                    "metadata page has type {}, expected hash metadata",
+                    bytes[25]
+                ),
             });
         }
         if bytes[26] & META_FLAG_CHECKSUM != 0 {
-            // NOTE: checksummed pages move the item index; rpm does not enable them for its
-            // Packages file, so this reader rejects them instead of guessing the layout.
+            // NOTE: checksummed pages move the item index. rpm does not enable checksums for
+            // its Packages file, so this reader rejects them instead of guessing the layout.
             return Err(DatabaseError::UnsupportedBerkeley {
                 reason: "pages carry checksums".to_owned(),
             });
@@ -126,7 +150,7 @@ impl<'a> Database<'a> {
         })
     }
 
-    /// The error for a file shorter than its metadata declares, after its pages were read.
+    /// Returns the error for a file shorter than its metadata declares, if it is.
     fn truncation(&self) -> Option<DatabaseError> {
         let present = (self.bytes.len() / self.page_size) as u64;
         (present < self.page_count).then_some(DatabaseError::BerkeleyTruncated {
@@ -147,7 +171,7 @@ impl<'a> Database<'a> {
         }
     }
 
-    /// Appends the header blobs stored on hash page `number`; other page types are skipped.
+    /// Appends the header blobs stored on hash page `number`. Other page types are skipped.
     fn read_hash_page(&self, number: u64, blobs: &mut Vec<Vec<u8>>) -> Result<(), DatabaseError> {
         // A page past the end of a truncated file is reported once, by `truncation`.
         let Some(page) = self.page(number) else {
@@ -156,44 +180,21 @@ impl<'a> Database<'a> {
         if page[25] != PAGE_HASH && page[25] != PAGE_HASH_UNSORTED {
             return Ok(());
         }
-        let entries = usize::from(self.order.u16(page, 20).unwrap_or(0));
-        if PAGE_HEADER_LENGTH + entries * 2 > self.page_size {
-            return Err(Self::page_error(
-                number,
-                format!("{entries} item offsets do not fit in the page"),
-            ));
-        }
-        let offsets: Vec<usize> = (0..entries)
-            .map(|i| usize::from(self.order.u16(page, PAGE_HEADER_LENGTH + i * 2).unwrap_or(0)))
-            .collect();
-        // Items are packed from the end of the page down, so each one ends where the item
-        // before it starts.
-        let item = |index: usize| -> Result<&'a [u8], DatabaseError> {
-            let start = offsets[index];
-            let end = if index == 0 {
-                self.page_size
-            } else {
-                offsets[index - 1]
-            };
-            if start < PAGE_HEADER_LENGTH + entries * 2 || start >= end || end > self.page_size {
-                return Err(Self::page_error(
-                    number,
-                    format!("item {index} at offset {start} lies outside the page"),
-                ));
-            }
-            Ok(&page[start..end])
-        };
+        let items = self.hash_page_items(number, page)?;
+
         // Items come in key, value pairs.
-        for pair in 0..entries / 2 {
-            let key = item(pair * 2)?;
-            let value = item(pair * 2 + 1)?;
+        for pair in items.chunks_exact(2) {
+            let (key, value) = (pair[0], pair[1]);
             match value[0] {
-                ITEM_OFF_PAGE => blobs.push(self.read_overflow(number, value)?),
+                ITEM_OFF_PAGE => {
+                    let value = self.read_overflow(number, value)?;
+                    push_value(blobs, value, self.bytes.len(), number)?;
+                }
                 ITEM_KEY_DATA => {
                     // rpm keeps a counter of the next package number under the all-zero key.
                     let key_is_zero = key[0] == ITEM_KEY_DATA && key[1..].iter().all(|&b| b == 0);
                     if !key_is_zero {
-                        blobs.push(value[1..].to_vec());
+                        push_value(blobs, value[1..].to_vec(), self.bytes.len(), number)?;
                     }
                 }
                 other => {
@@ -207,11 +208,45 @@ impl<'a> Database<'a> {
         Ok(())
     }
 
+    /// Splits a hash page into its items, each checked to lie inside the page and to be
+    /// non-empty.
+    fn hash_page_items(&self, number: u64, page: &'a [u8]) -> Result<Vec<&'a [u8]>, DatabaseError> {
+        let entries = usize::from(self.order.u16(page, 20).unwrap_or(0));
+        let index_end = PAGE_HEADER_LENGTH + entries * 2;
+        if index_end > self.page_size {
+            return Err(Self::page_error(
+                number,
+                format!("{entries} item offsets do not fit in the page"),
+            ));
+        }
+
+        // Items are packed from the end of the page down, so each one ends where the item
+        // before it starts.
+        let mut items = Vec::with_capacity(entries);
+        let mut end = self.page_size;
+        for index in 0..entries {
+            let at = PAGE_HEADER_LENGTH + index * 2;
+            let start = usize::from(self.order.u16(page, at).unwrap_or(0));
+            if start < index_end || start >= end {
+                return Err(Self::page_error(
+                    number,
+                    format!("item {index} at offset {start} lies outside the page"),
+                ));
+            }
+            items.push(&page[start..end]);
+            end = start;
+        }
+        Ok(items)
+    }
+
     /// Reads a value stored off page: the item names the first overflow page and the total
     /// length, and each overflow page links to the next.
     fn read_overflow(&self, number: u64, item: &[u8]) -> Result<Vec<u8>, DatabaseError> {
         let (Some(first), Some(total)) = (self.order.u32(item, 4), self.order.u32(item, 8)) else {
-            return Err(Self::page_error(number, "off-page item is shorter than 12 bytes"));
+            return Err(Self::page_error(
+                number,
+                "off-page item is shorter than 12 bytes",
+            ));
         };
         let total = total as usize;
         if total > self.bytes.len() {
@@ -222,17 +257,15 @@ impl<'a> Database<'a> {
         }
         let mut value = Vec::with_capacity(total);
         let mut next = u64::from(first);
-        // Each page can be visited at most once, which also ends a looping chain.
+        // A chain longer than the file's page count must revisit a page, so the walk stops
+        // there instead of looping.
         let mut steps = 0u64;
         while value.len() < total {
             steps += 1;
             if next == 0 || steps > self.page_count {
                 return Err(Self::page_error(
                     number,
-                    format!(
-                        "overflow chain ends after {} of {total} bytes",
-                        value.len()
-                    ),
+                    format!("overflow chain ends after {} of {total} bytes", value.len()),
                 ));
             }
             let page = self.page(next).ok_or_else(|| {

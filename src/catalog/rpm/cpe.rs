@@ -26,7 +26,10 @@ pub fn generate(name: &str, vendor_field: &str, version: &str) -> Vec<Cpe> {
     vendors.remove("*");
 
     let mut cpes: Vec<(usize, String)> = Vec::new();
-    for product in products.iter().filter(|product| !product.is_empty() && *product != "*") {
+    for product in products
+        .iter()
+        .filter(|product| !product.is_empty() && *product != "*")
+    {
         for vendor in &vendors {
             let length = vendor.len() + product.len() + version.len() + 1;
             let formatted = format!(
@@ -49,8 +52,8 @@ pub fn generate(name: &str, vendor_field: &str, version: &str) -> Vec<Cpe> {
         .collect()
 }
 
-/// The vendor as syft normalises it: the text before the first comma, lower-cased, without
-/// spaces (`Red Hat, Inc.` becomes `redhat`).
+/// Normalises the VENDOR field as syft does: keeps the text before the first comma, lower-cased
+/// and without spaces (`Red Hat, Inc.` becomes `redhat`).
 fn normalize_vendor(vendor: &str) -> String {
     let before_comma = vendor.split(',').next().unwrap_or_default();
     before_comma.trim().to_lowercase().replace(' ', "")
@@ -71,8 +74,8 @@ fn with_delimiter_variations(values: impl IntoIterator<Item = String>) -> BTreeS
     out
 }
 
-/// The prefixes of `value` that end just before a `-` or `_` (`a-b_c` gives `a` and `a-b`),
-/// plus `value` itself with any leading or trailing delimiters trimmed.
+/// Lists the prefixes of `value` that end just before a `-` or `_` (`a-b_c` gives `a` and
+/// `a-b`), then `value` itself with any leading or trailing delimiters trimmed.
 fn prefixes(value: &str) -> Vec<String> {
     let mut results: Vec<String> = Vec::new();
     let mut pending_delimiter: Option<char> = None;
@@ -114,7 +117,10 @@ mod tests {
 
     #[test]
     fn prefixes_keep_original_delimiters() {
-        assert_eq!(prefixes("liblua5_3-5"), ["liblua5", "liblua5_3", "liblua5_3-5"]);
+        assert_eq!(
+            prefixes("liblua5_3-5"),
+            ["liblua5", "liblua5_3", "liblua5_3-5"]
+        );
         assert_eq!(prefixes("bash"), ["bash"]);
     }
 

@@ -59,11 +59,15 @@ pub enum HeaderError {
     Truncated { length: usize, expected: usize },
     #[error("header declares {count} index entries, more than rpm's limit of {MAX_INDEX_ENTRIES}")]
     TooManyEntries { count: u32 },
-    #[error("header declares a {length}-byte data store, more than rpm's limit of {MAX_DATA_LENGTH}")]
+    #[error(
+        "header declares a {length}-byte data store, more than rpm's limit of {MAX_DATA_LENGTH}"
+    )]
     DataTooLarge { length: u32 },
     #[error("header entry for tag {tag} has unknown type {kind}")]
     UnknownType { tag: i32, kind: u32 },
-    #[error("header entry for tag {tag} (offset {offset}, count {count}) lies outside the {length}-byte data store")]
+    #[error(
+        "header entry for tag {tag} (offset {offset}, count {count}) lies outside the {length}-byte data store"
+    )]
     OutOfBounds {
         tag: i32,
         offset: i64,
@@ -148,7 +152,7 @@ impl<'a> Header<'a> {
         Ok(Self { entries, data })
     }
 
-    /// The string value of `tag`, or `None` when the header lacks it.
+    /// Returns the string value of `tag`, or `None` when the header lacks it.
     pub fn string(&self, tag: i32) -> Result<Option<String>, HeaderError> {
         let Some(entry) = self.entries.get(&tag) else {
             return Ok(None);
@@ -166,7 +170,7 @@ impl<'a> Header<'a> {
         }
     }
 
-    /// The string array value of `tag`; empty when the header lacks it.
+    /// Returns the string array value of `tag`, which is empty when the header lacks it.
     pub fn string_array(&self, tag: i32) -> Result<Vec<String>, HeaderError> {
         let Some(entry) = self.entries.get(&tag) else {
             return Ok(Vec::new());
@@ -183,8 +187,8 @@ impl<'a> Header<'a> {
         }
     }
 
-    /// The integer values of `tag`, widened to `i64`; empty when the header lacks it. INT16
-    /// values are unsigned in rpm (file modes), the others signed.
+    /// Returns the integer values of `tag` widened to `i64`, or none when the header lacks it.
+    /// INT16 values are unsigned in rpm (file modes), the others signed.
     pub fn integers(&self, tag: i32) -> Result<Vec<i64>, HeaderError> {
         let Some(entry) = self.entries.get(&tag) else {
             return Ok(Vec::new());
@@ -216,7 +220,7 @@ impl<'a> Header<'a> {
         Ok(values)
     }
 
-    /// The first integer value of `tag`, or `None` when the header lacks it or it is empty.
+    /// Returns the first integer value of `tag`, or `None` when the header lacks it.
     pub fn integer(&self, tag: i32) -> Result<Option<i64>, HeaderError> {
         Ok(self.integers(tag)?.first().copied())
     }
@@ -403,7 +407,10 @@ mod tests {
     #[test]
     fn rejects_negative_offset() {
         let blob = blob(&[(TAG_EPOCH, TYPE_INT32, -4, 1)], &[0, 0, 0, 1]);
-        assert!(matches!(Header::parse(&blob), Err(HeaderError::OutOfBounds { .. })));
+        assert!(matches!(
+            Header::parse(&blob),
+            Err(HeaderError::OutOfBounds { .. })
+        ));
     }
 
     #[test]
@@ -415,7 +422,10 @@ mod tests {
             ],
             b"a\0",
         );
-        assert!(matches!(Header::parse(&blob), Err(HeaderError::OutOfBounds { .. })));
+        assert!(matches!(
+            Header::parse(&blob),
+            Err(HeaderError::OutOfBounds { .. })
+        ));
         let blob = blob_with_counts(u32::MAX, 16);
         assert_eq!(
             Header::parse(&blob).unwrap_err(),
@@ -447,8 +457,14 @@ mod tests {
     fn rejects_truncated_blob() {
         let mut blob = blob(&[(TAG_NAME, TYPE_STRING, 0, 1)], b"abc\0");
         blob.truncate(blob.len() - 1);
-        assert!(matches!(Header::parse(&blob), Err(HeaderError::Truncated { .. })));
-        assert!(matches!(Header::parse(&[0, 0]), Err(HeaderError::Truncated { .. })));
+        assert!(matches!(
+            Header::parse(&blob),
+            Err(HeaderError::Truncated { .. })
+        ));
+        assert!(matches!(
+            Header::parse(&[0, 0]),
+            Err(HeaderError::Truncated { .. })
+        ));
     }
 
     #[test]

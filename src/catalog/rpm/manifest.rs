@@ -61,8 +61,8 @@ fn parse_line(line_number: usize, line: &str) -> Result<PackageRecord, ManifestE
             value: value.to_owned(),
         })
     };
-    // NOTE: syft 1.18.1 takes the epoch from the size field (so `vim` with epoch 2 and size
-    // 45000 becomes `45000:9.0-1.cm2`); this reads the epoch field instead.
+    // NOTE: syft 1.18.1 takes the epoch from the size field, so its `vim` with epoch 2 and size
+    // 45000 comes out as `45000:9.0-1.cm2`. This reader takes the epoch field instead.
     let epoch = match fields[5] {
         "(none)" | "" => None,
         value => Some(number("epoch", value)?),
@@ -103,6 +103,9 @@ mod tests {
         assert_eq!(records[0].epoch, None);
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0], ManifestError::FieldCount { line: 2, found: 1 });
-        assert!(matches!(errors[1], ManifestError::VersionRelease { line: 3, .. }));
+        assert!(matches!(
+            errors[1],
+            ManifestError::VersionRelease { line: 3, .. }
+        ));
     }
 }

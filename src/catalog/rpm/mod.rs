@@ -44,7 +44,7 @@ const DATABASE_SUFFIXES: [&str; 9] = [
 ];
 const MANIFEST_SUFFIX: &str = "/var/lib/rpmmanifest/container-manifest-2";
 
-/// Which reader a wanted file needs.
+/// The reader a wanted file needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Sqlite,
@@ -123,11 +123,7 @@ impl Cataloger for RpmCataloger {
 
 /// Reads the package records of one file. Damage becomes a warning through `warn`, and the
 /// records read before it are kept.
-fn read_records(
-    source: Source,
-    bytes: &[u8],
-    warn: &mut impl FnMut(String),
-) -> Vec<PackageRecord> {
+fn read_records(source: Source, bytes: &[u8], warn: &mut impl FnMut(String)) -> Vec<PackageRecord> {
     if source == Source::Manifest {
         let text = String::from_utf8_lossy(bytes);
         let (records, errors) = manifest::parse(&text);
@@ -237,8 +233,8 @@ fn to_package(
     }
 }
 
-/// The `rpm-db-entry` metadata of a database record. Like syft, it lists only the files that
-/// exist in the image.
+/// Builds the `rpm-db-entry` metadata of a database record. Like syft, it lists only the files
+/// that exist in the image.
 fn database_metadata(record: &PackageRecord, tree: &FileTree) -> Value {
     let files: Vec<Value> = record
         .files
@@ -272,7 +268,8 @@ fn database_metadata(record: &PackageRecord, tree: &FileTree) -> Value {
     })
 }
 
-/// The `rpm-db-entry` metadata of a manifest line, which carries no dependency or file lists.
+/// Builds the `rpm-db-entry` metadata of a manifest line, which carries no dependency or file
+/// lists.
 fn manifest_metadata(record: &PackageRecord) -> Value {
     json!({
         "name": record.name,

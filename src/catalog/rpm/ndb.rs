@@ -47,6 +47,7 @@ pub fn read_blobs(bytes: &[u8]) -> BlobRead {
     }
     // The first page starts with the database header, which takes the room of two slots.
     let mut at = HEADER_LENGTH;
+    let mut total_length = 0usize;
     while at + SLOT_LENGTH <= slot_table_end.min(bytes.len()) {
         let slot = &bytes[at..at + SLOT_LENGTH];
         at += SLOT_LENGTH;
@@ -64,7 +65,18 @@ pub fn read_blobs(bytes: &[u8]) -> BlobRead {
         let block = u32_at(slot, 8).unwrap_or(0) as usize;
         let block_count = u32_at(slot, 12).unwrap_or(0) as usize;
         match read_blob(bytes, package, block, block_count) {
-            Ok(blob) => read.blobs.push(blob.to_vec()),
+            // Blobs of a sound database never overlap, so together they fit in the file. The
+            // check keeps slots that all name one large blob from multiplying memory use.
+            Ok(blob) if total_length + blob.len() > bytes.len() => {
+                read.error = Some(invalid(format!(
+                    "blob of package {package} overlaps others: the blobs add up to more bytes than the file holds"
+                )));
+                return read;
+            }
+            Ok(blob) => {
+                total_length += blob.len();
+                read.blobs.push(blob.to_vec());
+            }
             Err(error) => {
                 read.error = Some(error);
                 return read;
@@ -103,9 +115,14 @@ fn read_blob(
     let length = u32_at(head, 12).unwrap_or(0) as usize;
     let data_start = start + BLOB_HEAD_LENGTH;
     let reserved = block_count.saturating_mul(BLOCK_LENGTH);
-    if length > reserved || data_start.saturating_add(length) > bytes.len() {
+    if length > reserved {
         return Err(invalid(format!(
-            "blob of package {package} declares {length} bytes, more than its {block_count} blocks or the file hold"
+            "blob of package {package} declares {length} bytes, more than its {block_count} blocks of {BLOCK_LENGTH} bytes"
+        )));
+    }
+    if data_start.saturating_add(length) > bytes.len() {
+        return Err(invalid(format!(
+            "blob of package {package} declares {length} bytes, but the file ends first: it is truncated"
         )));
     }
     Ok(&bytes[data_start..data_start + length])

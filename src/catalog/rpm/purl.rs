@@ -15,16 +15,18 @@ pub fn package_url(
     source_rpm: &str,
     distro: Option<&Distro>,
 ) -> String {
-    // An rpm name is never empty, and "rpm" is a valid type, so construction only fails on an
-    // empty name; the fallback keeps such a package visible instead of dropping it.
+    // Construction fails only on an empty name, because "rpm" is a valid type. The fallback
+    // keeps such a broken package visible instead of dropping it.
     let Ok(mut purl) = PackageUrl::new("rpm", name) else {
         return format!("pkg:rpm/{name}@{version_release}");
     };
     purl.with_version(version_release);
+
     let distro_id = distro.map(|distro| distro.id.as_str()).unwrap_or_default();
     if !distro_id.is_empty() {
         purl.with_namespace(distro_id);
     }
+
     let mut qualifiers: Vec<(&str, String)> = Vec::new();
     if !arch.is_empty() {
         qualifiers.push(("arch", arch.to_owned()));

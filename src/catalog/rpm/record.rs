@@ -33,8 +33,8 @@ pub struct FileRecord {
     pub flags: i64,
 }
 
-/// The name of an rpm file digest algorithm (the OpenPGP hash ids rpm stores in
-/// FILEDIGESTALGO); rpm uses MD5 when the tag is absent.
+/// Names the file digest algorithm from the OpenPGP hash id rpm stores in FILEDIGESTALGO.
+/// rpm uses MD5 when the tag is absent.
 pub fn digest_algorithm_name(id: Option<i64>) -> &'static str {
     match id {
         None | Some(1) => "md5",
@@ -77,9 +77,8 @@ impl PackageRecord {
     /// Reads the package facts from a header blob.
     pub fn from_blob(blob: &[u8]) -> Result<Self, HeaderError> {
         let header = Header::parse(blob)?;
-        let text = |tag| -> Result<String, HeaderError> {
-            Ok(header.string(tag)?.unwrap_or_default())
-        };
+        let text =
+            |tag| -> Result<String, HeaderError> { Ok(header.string(tag)?.unwrap_or_default()) };
         let size = match header.integer(TAG_SIZE)? {
             Some(size) => size,
             None => header.integer(TAG_LONG_SIZE)?.unwrap_or(0),
