@@ -284,8 +284,8 @@ impl<'a> Database<'a> {
                     format!("overflow page claims {used} bytes, more than fit in a page"),
                 ));
             }
-            let wanted = used.min(total - value.len());
-            value.extend_from_slice(&page[PAGE_HEADER_LENGTH..PAGE_HEADER_LENGTH + wanted]);
+            let taken = used.min(total - value.len());
+            value.extend_from_slice(&page[PAGE_HEADER_LENGTH..PAGE_HEADER_LENGTH + taken]);
             next = u64::from(self.order.u32(page, 16).unwrap_or(0));
         }
         Ok(value)

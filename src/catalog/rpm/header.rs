@@ -145,9 +145,9 @@ impl<'a> Header<'a> {
                 continue;
             }
             let entry = check_entry(tag, kind, offset, count, data)?;
-            // The first entry for a tag wins: entries added after the region (rpm's "dribble")
-            // never replace an immutable one in the databases this reads.
-            entries.entry(tag).or_insert(entry);
+            // Entries after the region (rpm's "dribble" entries) replace region entries with the
+            // same tag, as rpm's own header import does.
+            entries.insert(tag, entry);
         }
         Ok(Self { entries, data })
     }
@@ -343,13 +343,13 @@ fn check_entry(
     })
 }
 
-/// Counts NUL bytes in `bytes`, stopping once `wanted` have been seen.
-fn count_terminators(bytes: &[u8], wanted: u32) -> u32 {
+/// Counts NUL bytes in `bytes`, stopping once `limit` have been seen.
+fn count_terminators(bytes: &[u8], limit: u32) -> u32 {
     let mut seen = 0;
     for &byte in bytes {
         if byte == 0 {
             seen += 1;
-            if seen == wanted {
+            if seen == limit {
                 break;
             }
         }
@@ -497,6 +497,16 @@ mod tests {
             Header::parse(&bad),
             Err(HeaderError::InvalidRegion { .. })
         ));
+    }
+
+    #[test]
+    fn later_entry_replaces_earlier() {
+        let blob = blob(
+            &[(TAG_NAME, TYPE_STRING, 0, 1), (TAG_NAME, TYPE_STRING, 4, 1)],
+            b"old\0new\0",
+        );
+        let header = Header::parse(&blob).unwrap();
+        assert_eq!(header.string(TAG_NAME).unwrap().as_deref(), Some("new"));
     }
 
     #[test]
