@@ -520,3 +520,68 @@ fn bdb_items_sharing_one_chain_are_bounded() {
     // The values read before the limit are still reported.
     assert!(!packages.is_empty());
 }
+
+/// A small deterministic pseudo-random sequence (64-bit LCG), so failures reproduce.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+/// Corrupts `count` copies of a database at pseudo-random bytes, biased towards the structure
+/// near the start, and checks that each copy gives packages or a warning instead of a panic.
+fn assert_mutations_survive(relative: &str, image_path: &str, count: usize) {
+    let original = fixture_bytes(relative);
+    let mut random = Lcg(0x5eed ^ original.len() as u64);
+    for round in 0..count {
+        let mut bytes = original.clone();
+        let span = if round % 2 == 0 {
+            8192.min(bytes.len())
+        } else {
+            bytes.len()
+        };
+        for _ in 0..1 + random.next() % 8 {
+            let at = (random.next() as usize) % span;
+            bytes[at] = random.next() as u8;
+        }
+        let tree = tree_with(image_path, bytes);
+        let (packages, warnings) = catalog(&tree, &Environment::default());
+        assert!(
+            !packages.is_empty() || !warnings.is_empty(),
+            "{relative} round {round}: neither packages nor a warning"
+        );
+    }
+}
+
+#[test]
+fn mutated_bdb_never_panics() {
+    assert_mutations_survive(
+        "bdb-libuuid/var/lib/rpm/Packages",
+        "/var/lib/rpm/Packages",
+        400,
+    );
+}
+
+#[test]
+fn mutated_ndb_never_panics() {
+    assert_mutations_survive(
+        "ndb-sle15-bci/usr/lib/sysimage/rpm/Packages.db",
+        "/usr/lib/sysimage/rpm/Packages.db",
+        200,
+    );
+}
+
+#[test]
+fn mutated_sqlite_never_panics() {
+    assert_mutations_survive(
+        "sqlite-sbomtest/var/lib/rpm/rpmdb.sqlite",
+        "/var/lib/rpm/rpmdb.sqlite",
+        100,
+    );
+}
