@@ -321,7 +321,7 @@ fn looping_bdb_overflow_chain_warns() {
     bytes[next_at..next_at + 4].copy_from_slice(&3u32.to_le_bytes());
     let tree = tree_with("/var/lib/rpm/Packages", bytes);
     let (packages, warnings) = catalog(&tree, &Environment::default());
-    // The chain now repeats pages; it either ends at the declared length with a corrupt
+    // The chain now repeats pages. It either ends at the declared length with a corrupt
     // header or is cut off, and both must surface as a warning.
     assert!(packages.is_empty());
     assert_eq!(warnings.len(), 1, "warnings: {warnings:?}");
@@ -378,7 +378,7 @@ fn first_ndb_header(bytes: &[u8]) -> usize {
 }
 
 #[test]
-fn ndb_header_with_out_of_range_offset_is_skipped() {
+fn ndb_out_of_range_offset_skipped() {
     let mut bytes = fixture_bytes("ndb-sle15-bci/usr/lib/sysimage/rpm/Packages.db");
     let header = first_ndb_header(&bytes);
     // Second index entry's offset field (the first is the region entry).
@@ -396,7 +396,7 @@ fn ndb_header_with_out_of_range_offset_is_skipped() {
 }
 
 #[test]
-fn ndb_header_with_huge_count_is_skipped() {
+fn ndb_huge_count_skipped() {
     let mut bytes = fixture_bytes("ndb-sle15-bci/usr/lib/sysimage/rpm/Packages.db");
     let header = first_ndb_header(&bytes);
     let count_at = header + 8 + 16 + 12;
@@ -492,11 +492,15 @@ fn bdb_items_sharing_one_chain_are_bounded() {
     let page = 4096;
     let item: [u8; 12] = bytes[2 * page + 4079..2 * page + 4091].try_into().unwrap();
     let key: [u8; 5] = [1, 1, 0, 0, 0];
-    let mut offsets = Vec::new();
-    let mut end = page;
+    let pair_length = key.len() + item.len();
     let mut page_one = vec![0u8; page];
     page_one[..26].copy_from_slice(&bytes[page..page + 26]);
-    while end > 26 + 2 * (offsets.len() + 2) + 17 + 64 {
+
+    // Pack pairs down from the page end while the item index, growing up from offset 26,
+    // still has room for the next two offsets.
+    let mut offsets: Vec<u16> = Vec::new();
+    let mut end = page;
+    while end - pair_length > 26 + 2 * (offsets.len() + 2) {
         end -= key.len();
         page_one[end..end + key.len()].copy_from_slice(&key);
         offsets.push(end as u16);
@@ -509,6 +513,7 @@ fn bdb_items_sharing_one_chain_are_bounded() {
     }
     page_one[20..22].copy_from_slice(&(offsets.len() as u16).to_le_bytes());
     bytes[page..2 * page].copy_from_slice(&page_one);
+
     let tree = tree_with("/var/lib/rpm/Packages", bytes);
     let (packages, warnings) = catalog(&tree, &Environment::default());
     assert_eq!(warnings.len(), 1, "warnings: {warnings:?}");
