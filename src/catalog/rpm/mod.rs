@@ -169,16 +169,19 @@ fn location_of(tree: &FileTree, entry: &FileEntry) -> Location {
 
 /// Formats the version as `[epoch:]version-release`.
 pub fn version_string(record: &PackageRecord) -> String {
-    let mut version = String::new();
-    if let Some(epoch) = record.epoch {
-        version.push_str(&format!("{epoch}:"));
+    match record.epoch {
+        Some(epoch) => format!("{epoch}:{}", version_release(record)),
+        None => version_release(record),
     }
-    version.push_str(&record.version);
-    if !record.release.is_empty() {
-        version.push('-');
-        version.push_str(&record.release);
+}
+
+/// Formats `version-release`, the purl version, which carries the epoch as a qualifier.
+fn version_release(record: &PackageRecord) -> String {
+    if record.release.is_empty() {
+        record.version.clone()
+    } else {
+        format!("{}-{}", record.version, record.release)
     }
-    version
 }
 
 fn to_package(
@@ -189,13 +192,9 @@ fn to_package(
     env: &Environment,
 ) -> Package {
     let version = version_string(&record);
-    let version_release = match record.epoch {
-        Some(epoch) => version[format!("{epoch}:").len()..].to_owned(),
-        None => version.clone(),
-    };
     let purl = purl::package_url(
         &record.name,
-        &version_release,
+        &version_release(&record),
         &record.arch,
         record.epoch,
         &record.source_rpm,
