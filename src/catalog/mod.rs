@@ -5,6 +5,7 @@
 //! them from the [`FileTree`]. Catalogers never touch the image source themselves.
 
 pub mod package;
+pub mod rpm;
 
 pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
 
