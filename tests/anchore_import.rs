@@ -1165,3 +1165,113 @@ async fn fake_requires_basic_auth() {
         .unwrap();
     assert_eq!(version, json!("v2"));
 }
+
+// ---------------------------------------------------------------------------------------
+// TLS.
+
+#[tokio::test]
+async fn tls_with_cacert_succeeds() {
+    let config = FakeConfig::new(ApiMode::V2Only);
+    let (fake, ca_pem) = FakeAnchore::start_tls(config.clone()).await;
+    let directory = tempfile::tempdir().unwrap();
+    let ca_path = directory.path().join("ca.pem");
+    std::fs::write(&ca_path, ca_pem).unwrap();
+    let mut connection = connection(&fake.url, &config.username, &config.password);
+    connection.cacert = Some(ca_path);
+
+    let outcome = import_sample(&Client::new(&connection).unwrap(), &SampleImage::build())
+        .await
+        .expect("import over TLS");
+    assert_eq!(outcome.analysis_status, "analyzed");
+    assert!(outcome.image_url.starts_with("https://127.0.0.1:"));
+}
+
+#[tokio::test]
+async fn tls_untrusted_certificate_fails() {
+    let config = FakeConfig::new(ApiMode::V2Only);
+    let (fake, _) = FakeAnchore::start_tls(config.clone()).await;
+    let client = Client::new(&connection(&fake.url, &config.username, &config.password))
+        .unwrap()
+        .with_retry_policy(fast_retries());
+
+    let error = import_sample(&client, &SampleImage::build()).await.unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, ImportError::Tls { .. }), "{message}");
+    assert_eq!(error.exit_code(), ExitCode::Failure);
+    assert!(message.contains("--cacert"), "{message}");
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn tls_insecure_accepts_any_certificate() {
+    let config = FakeConfig::new(ApiMode::V1Only);
+    let (fake, _) = FakeAnchore::start_tls(config.clone()).await;
+    let mut connection = connection(&fake.url, &config.username, &config.password);
+    connection.insecure = true;
+
+    let outcome = import_sample(&Client::new(&connection).unwrap(), &SampleImage::build())
+        .await
+        .expect("import with --insecure");
+    assert_eq!(outcome.api_version, ApiVersion::V1);
+}
+
+#[tokio::test]
+async fn missing_cacert_file_rejected() {
+    let mut connection = connection("https://127.0.0.1:9", "admin", "pw");
+    connection.cacert = Some("/nonexistent/ca.pem".into());
+    let error = Client::new(&connection).unwrap_err();
+    assert!(matches!(error, ImportError::CaCertificate { .. }), "{error}");
+    assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Verbose logging.
+
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buffer);
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn debug_log_shows_requests_without_credentials() {
+    let (fake, config) = start(ApiMode::V2Only).await;
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    import_sample(&client_for(&fake, &config), &SampleImage::build())
+        .await
+        .expect("import");
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let request_lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("Anchore request"))
+        .collect();
+    assert_eq!(request_lines.len(), fake.requests().len(), "{text}");
+    assert!(
+        request_lines
+            .iter()
+            .any(|line| line.contains("method=POST") && line.contains("path=\"/v2/imports/images\"") && line.contains("status=200")),
+        "{text}"
+    );
+    assert!(request_lines.iter().all(|line| line.contains("elapsed_ms=")), "{text}");
+    let header = fake.requests()[1].authorization.clone().expect("authorization header");
+    let encoded = header.trim_start_matches("Basic ");
+    assert!(!text.contains(&config.password), "{text}");
+    assert!(!text.contains(encoded), "{text}");
+}

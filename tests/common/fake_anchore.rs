@@ -219,6 +219,26 @@ impl FakeAnchore {
         FakeAnchore { url, state, task }
     }
 
+    /// Starts the fake behind TLS with a certificate for 127.0.0.1 issued by a fresh test CA.
+    /// Returns the server and the CA certificate in PEM form.
+    pub async fn start_tls(config: FakeConfig) -> (FakeAnchore, String) {
+        let (server_config, ca_pem) = test_tls_config();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let url = format!("https://{}", tcp.local_addr().expect("local address"));
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
+        };
+        let state = Self::state(config);
+        let app = Self::router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake Anchore TLS server");
+        });
+        (FakeAnchore { url, state, task }, ca_pem)
+    }
+
     fn state(config: FakeConfig) -> Shared {
         Arc::new(Mutex::new(Inner {
             config,
@@ -267,6 +287,61 @@ impl Drop for FakeAnchore {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Accepts TCP connections and completes the TLS handshake; a failed handshake (e.g. a
+/// client that does not trust the CA) drops that connection and waits for the next.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, address)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, address);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Issues a CA and a 127.0.0.1 server certificate signed by it.
+fn test_tls_config() -> (rustls::ServerConfig, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("CA parameters");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "inline-scan test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("server parameters");
+    let server = server_params
+        .signed_by(&server_key, &ca, &ca_key)
+        .expect("server certificate");
+
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![server.der().clone()], key)
+        .expect("server TLS config");
+    (config, ca.pem())
 }
 
 /// The request fields the routes read.
