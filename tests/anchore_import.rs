@@ -359,6 +359,15 @@ async fn api_version_option_selects_v2() {
     assert_eq!(path_shape(&fake.requests()[0]), "GET /v2/account");
 }
 
+#[test]
+fn url_suffix_conflicting_with_option_rejected() {
+    let mut connection = connection("http://127.0.0.1:8228/v2", "admin", "pw");
+    connection.api_version = ApiVersionChoice::V1;
+    let error = Client::new(&connection).unwrap_err();
+    assert!(matches!(error, ImportError::InvalidUrl { .. }), "{error}");
+    assert!(error.to_string().contains("/v2"), "{error}");
+}
+
 #[tokio::test]
 async fn v1_without_import_routes_is_rejected() {
     let mut config = FakeConfig::new(ApiMode::V1Only);
@@ -1194,7 +1203,9 @@ async fn tls_untrusted_certificate_fails() {
         .unwrap()
         .with_retry_policy(fast_retries());
 
-    let error = import_sample(&client, &SampleImage::build()).await.unwrap_err();
+    let error = import_sample(&client, &SampleImage::build())
+        .await
+        .unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, ImportError::Tls { .. }), "{message}");
     assert_eq!(error.exit_code(), ExitCode::Failure);
@@ -1220,7 +1231,10 @@ async fn missing_cacert_file_rejected() {
     let mut connection = connection("https://127.0.0.1:9", "admin", "pw");
     connection.cacert = Some("/nonexistent/ca.pem".into());
     let error = Client::new(&connection).unwrap_err();
-    assert!(matches!(error, ImportError::CaCertificate { .. }), "{error}");
+    assert!(
+        matches!(error, ImportError::CaCertificate { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
 }
 
@@ -1264,13 +1278,21 @@ async fn debug_log_shows_requests_without_credentials() {
         .collect();
     assert_eq!(request_lines.len(), fake.requests().len(), "{text}");
     assert!(
-        request_lines
-            .iter()
-            .any(|line| line.contains("method=POST") && line.contains("path=\"/v2/imports/images\"") && line.contains("status=200")),
+        request_lines.iter().any(|line| line.contains("method=POST")
+            && line.contains("path=\"/v2/imports/images\"")
+            && line.contains("status=200")),
         "{text}"
     );
-    assert!(request_lines.iter().all(|line| line.contains("elapsed_ms=")), "{text}");
-    let header = fake.requests()[1].authorization.clone().expect("authorization header");
+    assert!(
+        request_lines
+            .iter()
+            .all(|line| line.contains("elapsed_ms=")),
+        "{text}"
+    );
+    let header = fake.requests()[1]
+        .authorization
+        .clone()
+        .expect("authorization header");
     let encoded = header.trim_start_matches("Basic ");
     assert!(!text.contains(&config.password), "{text}");
     assert!(!text.contains(encoded), "{text}");

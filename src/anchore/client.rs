@@ -75,11 +75,23 @@ impl Client {
     /// Builds a client for `connection`. Nothing is sent until the first request.
     pub fn new(connection: &Connection) -> Result<Client, ImportError> {
         let (base, url_version) = parse_base_url(&connection.url)?;
-        let version_hint = url_version.or(match connection.api_version {
+        let chosen = match connection.api_version {
             ApiVersionChoice::Auto => None,
             ApiVersionChoice::V1 => Some(ApiVersion::V1),
             ApiVersionChoice::V2 => Some(ApiVersion::V2),
-        });
+        };
+        if let (Some(from_url), Some(chosen)) = (url_version, chosen) {
+            if from_url != chosen {
+                return Err(ImportError::InvalidUrl {
+                    url: connection.url.clone(),
+                    reason: format!(
+                        "the URL ends in /{from_url} but the API version {chosen} was requested; \
+                         drop one of the two"
+                    ),
+                });
+            }
+        }
+        let version_hint = url_version.or(chosen);
 
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, basic_auth_header(connection)?);

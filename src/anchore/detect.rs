@@ -6,7 +6,7 @@ use super::ApiVersion;
 use super::client::Client;
 use super::error::ImportError;
 
-/// What the server told us before the import starts.
+/// Facts the server returned before the import starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
     pub version: ApiVersion,

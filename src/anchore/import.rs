@@ -198,7 +198,7 @@ fn validate_request(request: &ImportRequest) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// The bodies to upload, in upload order.
+/// Builds the bodies to upload, in upload order.
 fn prepare_contents(
     request: &ImportRequest,
     version: ApiVersion,

@@ -102,7 +102,7 @@ pub enum ApiVersion {
 }
 
 impl ApiVersion {
-    /// The path prefix of every route, `/v1` or `/v2`.
+    /// Returns the path prefix of every route, `/v1` or `/v2`.
     pub fn prefix(self) -> &'static str {
         match self {
             ApiVersion::V1 => "/v1",
@@ -132,7 +132,8 @@ pub enum ContentKind {
 }
 
 impl ContentKind {
-    /// The last path segment of the upload route. v2 spells the two-word kinds with a hyphen.
+    /// Returns the last path segment of the upload route. v2 spells the two-word kinds with a
+    /// hyphen.
     pub fn path_segment(self, version: ApiVersion) -> &'static str {
         match (self, version) {
             (ContentKind::Packages, _) => "packages",
@@ -145,7 +146,8 @@ impl ContentKind {
         }
     }
 
-    /// The key under `source.import.contents` in the finalize request, the same in v1 and v2.
+    /// Returns the key under `source.import.contents` in the finalize request, the same in v1
+    /// and v2.
     pub fn contents_key(self) -> &'static str {
         match self {
             ContentKind::Packages => "packages",

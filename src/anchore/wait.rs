@@ -14,7 +14,7 @@ use crate::digest::Digest;
 /// image record.
 const MAX_NOT_FOUND_POLLS: u32 = 3;
 
-/// The analysis status of a record: `not_analyzed`, `analyzing`, `analyzed` or
+/// Returns the analysis status of a record: `not_analyzed`, `analyzing`, `analyzed` or
 /// `analysis_failed`.
 pub fn analysis_status(record: &Value) -> &str {
     record

@@ -234,7 +234,9 @@ impl FakeAnchore {
         let state = Self::state(config);
         let app = Self::router(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake Anchore TLS server");
+            axum::serve(listener, app)
+                .await
+                .expect("fake Anchore TLS server");
         });
         (FakeAnchore { url, state, task }, ca_pem)
     }
@@ -258,7 +260,7 @@ impl FakeAnchore {
         self.lock().requests.clone()
     }
 
-    /// The status of every operation, by uuid.
+    /// Returns the status of every operation, by uuid.
     pub fn operations(&self) -> BTreeMap<String, String> {
         self.lock()
             .operations
@@ -572,7 +574,7 @@ fn content_kind(version: Version, segment: &str) -> Option<&'static str> {
     }
 }
 
-/// The path template of an upload route in the API documents.
+/// Returns the path template of an upload route in the API documents.
 fn upload_template(version: Version, kind: &str) -> String {
     let segment = match version {
         Version::V1 => kind.to_owned(),
@@ -1407,7 +1409,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .expect("response")
 }
 
-/// The Engine's own error shape, `{message, httpcode, detail}`.
+/// Builds the Engine's own error shape, `{message, httpcode, detail}`.
 fn engine_error(status: StatusCode, message: &str, detail: Value) -> Response {
     json_response(
         status,
@@ -1426,7 +1428,7 @@ fn problem(status: StatusCode, title: &str, detail: Value) -> Response {
         .expect("response")
 }
 
-/// The version's usual error: the Engine shape for v1, `ApiErrorResponse` for v2.
+/// Builds the version's usual error: the Engine shape for v1, `ApiErrorResponse` for v2.
 fn error_response(version: Version, status: StatusCode, message: &str, detail: Value) -> Response {
     match version {
         Version::V1 => engine_error(status, message, detail),
@@ -1493,7 +1495,7 @@ fn fault_response(status: u16, retry_after: Option<u64>) -> Response {
     response
 }
 
-/// A 200 whose body stream fails, so hyper aborts the connection after the headers.
+/// Builds a 200 whose body stream fails, so hyper aborts the connection after the headers.
 fn aborted_response() -> Response {
     let stream = futures_util::stream::once(async {
         Err::<Bytes, std::io::Error>(std::io::Error::other("injected connection close"))

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const SAMPLE_TAG: &str = "docker.io/local/sample:1.0";
 
-/// A one-layer image whose layer holds `etc/os-release` of Debian 12.
+/// A one-layer image whose layer contains the `etc/os-release` of Debian 12.
 pub struct SampleImage {
     pub layer_tar: Vec<u8>,
     pub layer_gzip: Vec<u8>,
@@ -85,7 +85,7 @@ impl SampleImage {
         self.manifest.digest()
     }
 
-    /// A syft 1.18 JSON document (schema 16.0.18) with one dpkg artifact whose licences and
+    /// Builds a syft 1.18 JSON document (schema 16.0.18) with one dpkg artifact whose licences and
     /// CPEs are objects, as current syft writes them.
     pub fn sbom(&self) -> Value {
         let base64 = base64::engine::general_purpose::STANDARD;
@@ -191,7 +191,7 @@ impl SampleImage {
     }
 }
 
-/// An OCI image index that lists the sample manifest, for parent-manifest uploads.
+/// Builds an OCI image index that lists the sample manifest, for parent-manifest uploads.
 pub fn sample_index(image: &SampleImage) -> RawManifest {
     let bytes = serde_json::to_vec(&json!({
         "schemaVersion": 2,
