@@ -634,6 +634,51 @@ async fn finalize_5xx_is_not_retried() {
 }
 
 #[tokio::test]
+async fn redirect_to_other_host_not_followed() {
+    let (fake, config) = start(ApiMode::V2Only).await;
+    // Same server under another host name: a followed redirect would show up as a request.
+    let port = fake.url.rsplit(':').next().unwrap();
+    fake.inject(Fault::Redirect {
+        method: Method::GET,
+        path_suffix: "/v2/account".to_owned(),
+        location: format!("http://localhost:{port}/v2/account"),
+        times: 1,
+    });
+
+    let error = import_sample(&client_for(&fake, &config), &SampleImage::build())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, ImportError::Http { status: 307, .. }),
+        "{message}"
+    );
+    assert!(message.contains("localhost"), "{message}");
+    assert_eq!(find(&fake.requests(), "GET", "/v2/account").len(), 1);
+}
+
+#[tokio::test]
+async fn redirect_on_same_host_followed() {
+    let (fake, config) = start(ApiMode::V2Only).await;
+    fake.inject(Fault::Redirect {
+        method: Method::GET,
+        path_suffix: "/v2/account".to_owned(),
+        location: format!("{}/v2/account", fake.url),
+        times: 1,
+    });
+
+    let outcome = import_sample(&client_for(&fake, &config), &SampleImage::build())
+        .await
+        .expect("import after a same-host redirect");
+    assert_eq!(outcome.analysis_status, "analyzed");
+    let statuses: Vec<u16> = find(&fake.requests(), "GET", "/v2/account")
+        .iter()
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(statuses, [307, 200]);
+}
+
+#[tokio::test]
 async fn cancellation_during_upload_deletes_operation() {
     let (fake, config) = start(ApiMode::V2Only).await;
     fake.inject(Fault::Delay {

@@ -106,6 +106,13 @@ pub enum Fault {
         path_suffix: String,
         times: u32,
     },
+    /// Returns 307 Temporary Redirect to `location`.
+    Redirect {
+        method: Method,
+        path_suffix: String,
+        location: String,
+        times: u32,
+    },
 }
 
 impl Fault {
@@ -127,6 +134,12 @@ impl Fault {
                 method,
                 path_suffix,
                 times,
+            }
+            | Fault::Redirect {
+                method,
+                path_suffix,
+                times,
+                ..
             } => (method, path_suffix, *times),
         };
         times > 0 && fault_method == method && path.ends_with(suffix.as_str())
@@ -136,7 +149,8 @@ impl Fault {
         match self {
             Fault::Status { times, .. }
             | Fault::Delay { times, .. }
-            | Fault::CloseConnection { times, .. } => *times -= 1,
+            | Fault::CloseConnection { times, .. }
+            | Fault::Redirect { times, .. } => *times -= 1,
         }
     }
 }
@@ -411,6 +425,13 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             ..
         }) => Some(fault_response(status, retry_after)),
         Some(Fault::CloseConnection { .. }) => Some(aborted_response()),
+        Some(Fault::Redirect { location, .. }) => Some(
+            Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(header::LOCATION, location)
+                .body(Body::empty())
+                .expect("redirect response"),
+        ),
         Some(Fault::Delay { delay, .. }) => {
             tokio::time::sleep(delay).await;
             None
