@@ -77,6 +77,7 @@ pub struct RecordedRequest {
     pub content_length: Option<u64>,
     pub account: Option<String>,
     pub authorization: Option<String>,
+    pub user_agent: Option<String>,
     pub body: Vec<u8>,
     pub status: u16,
 }
@@ -398,6 +399,7 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         content_length: header_text("content-length").and_then(|value| value.parse().ok()),
         account: header_text("x-anchore-account"),
         authorization: header_text("authorization"),
+        user_agent: header_text("user-agent"),
         body: body.to_vec(),
         status: 0,
     };
