@@ -147,6 +147,7 @@ async fn v2_import_reaches_analyzed() {
             "GET /v2/images/{digest}",
         ]
     );
+    let user_agent = format!("inline-scan/{}", env!("CARGO_PKG_VERSION"));
     for request in &requests {
         assert_eq!(
             request.account.as_deref(),
@@ -154,6 +155,7 @@ async fn v2_import_reaches_analyzed() {
             "{}",
             path_shape(request)
         );
+        assert_eq!(request.user_agent.as_deref(), Some(user_agent.as_str()));
         assert!(
             request.status < 300,
             "{} returned {}",
