@@ -150,10 +150,7 @@ impl Settings {
             dockerfile,
             connection,
             force: args.force,
-            wait: WaitPolicy {
-                wait: !args.no_wait,
-                timeout: Duration::from_secs(args.timeout),
-            },
+            wait: WaitPolicy::new(!args.no_wait, Duration::from_secs(args.timeout)),
             sbom_out: args.sbom_out.clone(),
             result_json: args.result_json.clone(),
             verbose: args.verbose,
