@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::anchore::import::ImportStep;
 use crate::anchore::{self, ImportRequest};
 use crate::catalog::{self, Cataloger};
 use crate::error::Error;
@@ -126,20 +127,43 @@ async fn run_steps(
         force: settings.force,
     };
     let client = anchore::Client::new(connection)?;
-    let outcome = anchore::import::run(&client, &request, &settings.wait, cancel, &|step| {
-        progress.step(step.to_string())
-    })
-    .await;
-    match outcome {
-        Ok(outcome) => {
-            result.import = Some(ImportSummary::from(&outcome));
-            Ok(())
+    let outcome = anchore::import::run_until_cancelled(
+        &client,
+        &request,
+        &settings.wait,
+        &|step| progress.step(describe_step(&step)),
+        &cancel,
+    )
+    .await?;
+    result.import = Some(ImportSummary {
+        api_version: outcome.api_version.as_str().to_owned(),
+        url: outcome.base_url.clone(),
+        operation_id: outcome.operation_uuid.clone(),
+        analysis_status: if settings.wait.wait {
+            outcome.analysis_status.clone()
+        } else {
+            format!("{} (not waited for)", outcome.analysis_status)
+        },
+        image_url: outcome.image_url.clone(),
+    });
+    Ok(())
+}
+
+fn describe_step(step: &ImportStep) -> String {
+    match step {
+        ImportStep::Connected { version, account } => match account {
+            Some(account) => format!("connected to Anchore (API {}, account {account})", version.as_str()),
+            None => format!("connected to Anchore (API {})", version.as_str()),
+        },
+        ImportStep::OperationCreated { uuid } => format!("created import operation {uuid}"),
+        ImportStep::Uploaded { kind, bytes, .. } => {
+            format!("uploaded {} ({bytes} bytes)", kind.contents_key())
         }
-        Err(error) => {
-            if let Some(partial) = error.outcome() {
-                result.import = Some(ImportSummary::from(partial));
-            }
-            Err(error.into())
+        ImportStep::Finalized { analysis_status } => {
+            format!("import finalized, analysis status {analysis_status}")
+        }
+        ImportStep::Polled { analysis_status } => {
+            format!("waiting for Anchore's analysis: {analysis_status}")
         }
     }
 }
