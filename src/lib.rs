@@ -4,6 +4,7 @@
 pub mod anchore;
 pub mod catalog;
 pub mod digest;
+pub mod dir_tree;
 pub mod exit;
 pub mod filesystem;
 pub mod secret;
