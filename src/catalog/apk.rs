@@ -123,17 +123,18 @@ pub fn parse_installed(text: &str) -> (Vec<ApkRecord>, Vec<String>) {
     let mut last_file: Option<usize> = None;
     let mut last_dir: Option<usize> = None;
 
-    let mut finish = |current: &mut ApkRecord, has_fields: &mut bool, problems: &mut Vec<String>| {
-        let record = std::mem::take(current);
-        if *has_fields {
-            if record.package.is_empty() {
-                problems.push("record without a P: package name; skipped".to_owned());
-            } else {
-                records.push(record);
+    let mut finish =
+        |current: &mut ApkRecord, has_fields: &mut bool, problems: &mut Vec<String>| {
+            let record = std::mem::take(current);
+            if *has_fields {
+                if record.package.is_empty() {
+                    problems.push("record without a P: package name; skipped".to_owned());
+                } else {
+                    records.push(record);
+                }
             }
-        }
-        *has_fields = false;
-    };
+            *has_fields = false;
+        };
 
     for (index, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);

@@ -14,22 +14,30 @@ use super::{Cpe, Package, PackageType};
 /// The source recorded for every generated CPE.
 pub const SOURCE: &str = "syft-generated";
 
-/// Packages whose candidates syft replaces with a fixed list: (type, name, [(vendor, product,
-/// target software)]).
-const FIXED: &[(PackageType, &str, &[(&str, &str, &str)])] = &[
+/// A fixed candidate: vendor, product and target software.
+type FixedCpe = (&'static str, &'static str, &'static str);
+
+/// Packages whose candidates syft replaces with a fixed list.
+const FIXED: &[(PackageType, &str, &[FixedCpe])] = &[
     (
         PackageType::Npm,
         "npm",
-        &[("node_packaged_modules_project", "node_packaged_modules", "node.js")],
+        &[(
+            "node_packaged_modules_project",
+            "node_packaged_modules",
+            "node.js",
+        )],
     ),
-    (PackageType::Python, "requests", &[("python", "requests", "")]),
+    (
+        PackageType::Python,
+        "requests",
+        &[("python", "requests", "")],
+    ),
 ];
 
 /// Vendors added for a given (type, existing vendor candidate or package name).
-const EXTRA_VENDORS: &[(PackageType, &str, &str)] = &[
-    (PackageType::Apk, "musl", "musl-libc"),
-    (PackageType::Apk, "ca-certificates-bundle", "mozilla"),
-];
+const EXTRA_VENDORS: &[(PackageType, &str, &str)] =
+    &[(PackageType::Apk, "ca-certificates-bundle", "mozilla")];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Attributes {
@@ -414,7 +422,10 @@ mod tests {
 
     #[test]
     fn prefixes_stop_before_each_separator() {
-        assert_eq!(prefixes("kernel-headers-2.2.10"), ["kernel", "kernel-headers"]);
+        assert_eq!(
+            prefixes("kernel-headers-2.2.10"),
+            ["kernel", "kernel-headers"]
+        );
         assert!(prefixes("busybox").is_empty());
     }
 }

@@ -99,7 +99,9 @@ pub fn spdx_id(value: &str) -> Option<String> {
     if value.is_empty() || value.contains(char::is_whitespace) {
         return None;
     }
-    candidates(value).iter().find_map(|candidate| resolve(candidate))
+    candidates(value)
+        .iter()
+        .find_map(|candidate| resolve(candidate))
 }
 
 /// Whether `value` is a valid SPDX expression with upper-case operators (`MIT AND Zlib`,
@@ -197,7 +199,7 @@ pub fn debian_copyright_licenses(text: &str) -> Vec<String> {
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         if let Some(rest) = line.strip_prefix("License:") {
-            let first = rest.trim_start().split_whitespace().next().unwrap_or("");
+            let first = rest.split_whitespace().next().unwrap_or("");
             push_single(&mut found, first);
         }
         let mut rest = line;
@@ -302,8 +304,18 @@ mod tests {
     #[test]
     fn spdx_id_leaves_unknown_names() {
         for value in [
-            "GPL", "LGPL", "Expat", "CC0", "GFDL-3", "GPLv3+", "public-domain", "MIT/X11",
-            "Artistic", "BSD-3-clause-Cambridge", "custom", "BSD",
+            "GPL",
+            "LGPL",
+            "Expat",
+            "CC0",
+            "GFDL-3",
+            "GPLv3+",
+            "public-domain",
+            "MIT/X11",
+            "Artistic",
+            "BSD-3-clause-Cambridge",
+            "custom",
+            "BSD",
         ] {
             assert_eq!(spdx_id(value), None, "value {value}");
         }
@@ -314,7 +326,9 @@ mod tests {
         assert!(is_valid_expression("MPL-2.0 AND MIT"));
         assert!(is_valid_expression("( Apache-2.0 OR MIT ) AND MPL-2.0"));
         assert!(is_valid_expression("GPL-2.0+ AND LGPL-2.1+"));
-        assert!(is_valid_expression("GPL-3.0-or-later WITH GCC-exception-3.1"));
+        assert!(is_valid_expression(
+            "GPL-3.0-or-later WITH GCC-exception-3.1"
+        ));
         assert!(!is_valid_expression("GPL-2.0+ and LGPL-2.1+"));
         assert!(!is_valid_expression("BSD GPL2+ MIT"));
         assert!(!is_valid_expression("(MIT"));
@@ -329,7 +343,10 @@ mod tests {
         let three = split_declared("MIT BSD GPL2+", &[]);
         let values: Vec<&str> = three.iter().map(|l| l.value.as_str()).collect();
         assert_eq!(values, ["BSD", "GPL2+", "MIT"]);
-        assert_eq!(three[1].spdx_expression.as_deref(), Some("GPL-2.0-or-later"));
+        assert_eq!(
+            three[1].spdx_expression.as_deref(),
+            Some("GPL-2.0-or-later")
+        );
     }
 
     #[test]

@@ -68,7 +68,11 @@ fn warning(path: &str, reason: String) -> CatalogWarning {
 }
 
 fn string_field<'a>(manifest: &'a Value, key: &str) -> &'a str {
-    manifest.get(key).and_then(Value::as_str).unwrap_or("").trim()
+    manifest
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
 }
 
 /// `author` as a string, or an object rendered as `name <email> (url)`.
@@ -138,7 +142,9 @@ fn build_package(tree: &FileTree, path: &str, manifest: &Value) -> Option<Packag
     if name.is_empty() || version.is_empty() {
         return None;
     }
-    let locations: Vec<_> = location(tree, path, Evidence::Primary).into_iter().collect();
+    let locations: Vec<_> = location(tree, path, Evidence::Primary)
+        .into_iter()
+        .collect();
     let licenses: Vec<License> = license_values(manifest)
         .iter()
         .map(|value| license::declared(value, locations.clone()))
@@ -192,7 +198,10 @@ mod tests {
     #[test]
     fn licence_forms() {
         assert_eq!(license_values(&json!({"license": "MIT"})), ["MIT"]);
-        assert_eq!(license_values(&json!({"license": {"type": "ISC"}})), ["ISC"]);
+        assert_eq!(
+            license_values(&json!({"license": {"type": "ISC"}})),
+            ["ISC"]
+        );
         assert_eq!(
             license_values(&json!({"licenses": [{"type": "MIT"}, "Apache-2.0"]})),
             ["MIT", "Apache-2.0"]
@@ -202,7 +211,10 @@ mod tests {
 
     #[test]
     fn repository_forms() {
-        assert_eq!(repository_url(&json!({"repository": "github:a/b"})), "github:a/b");
+        assert_eq!(
+            repository_url(&json!({"repository": "github:a/b"})),
+            "github:a/b"
+        );
         assert_eq!(
             repository_url(&json!({"repository": {"type": "git", "url": "git+https://x"}})),
             "git+https://x"

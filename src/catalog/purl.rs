@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn deb_purl_encodes_plus_in_name() {
         let purl = os_package("deb", Some(&debian_12()), "libstdc++6", "12.2.0-14", &[]);
-        assert_eq!(purl, "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?distro=debian-12");
+        assert_eq!(
+            purl,
+            "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?distro=debian-12"
+        );
     }
 
     #[test]

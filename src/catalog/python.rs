@@ -146,7 +146,9 @@ pub fn parse_metadata(text: &str) -> Metadata {
     let mut metadata = Metadata::default();
     for raw in text.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.trim().is_empty() {
+        // Only an empty line ends the header: PKG-INFO writes blank description lines as
+        // indented whitespace, and those are continuations.
+        if line.is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -170,7 +172,11 @@ pub fn parse_metadata(text: &str) -> Metadata {
 
 /// Maps the licence name in a trove classifier to SPDX, for the common OSI classifiers.
 fn classifier_license(classifier: &str) -> Option<&'static str> {
-    let name = classifier.strip_prefix("License ::")?.rsplit("::").next()?.trim();
+    let name = classifier
+        .strip_prefix("License ::")?
+        .rsplit("::")
+        .next()?
+        .trim();
     Some(match name {
         "MIT License" => "MIT",
         "Apache Software License" => "Apache-2.0",
@@ -237,7 +243,10 @@ fn record_files(text: &str) -> (Vec<Value>, usize) {
         let mut entry = Map::new();
         entry.insert("path".into(), json!(path));
         if let Some((algorithm, value)) = hash.split_once('=') {
-            entry.insert("digest".into(), json!({"algorithm": algorithm, "value": value}));
+            entry.insert(
+                "digest".into(),
+                json!({"algorithm": algorithm, "value": value}),
+            );
         }
         if !size.is_empty() {
             entry.insert("size".into(), json!(size));
@@ -278,10 +287,7 @@ fn build_package(
         ("authoremail", "authorEmail"),
         ("platform", "platform"),
     ] {
-        let value = fields.get(key);
-        if !value.is_empty() {
-            metadata.insert(json_key.into(), json!(value));
-        }
+        metadata.insert(json_key.into(), json!(fields.get(key)));
     }
 
     let mut files = Vec::new();
@@ -402,7 +408,9 @@ mod tests {
 
     #[test]
     fn metadata_paths_in_any_case() {
-        assert!(is_metadata("/usr/lib/python3/site-packages/a-1.0.dist-info/METADATA"));
+        assert!(is_metadata(
+            "/usr/lib/python3/site-packages/a-1.0.dist-info/METADATA"
+        ));
         assert!(is_metadata("/site-packages/DIST-INFO/METADATA"));
         assert!(is_metadata("/site-packages/egg-name/egg-info/PKG-INFO"));
         assert!(is_metadata("/site-packages/test.egg-info"));
@@ -421,8 +429,11 @@ mod tests {
 
     #[test]
     fn header_keys_ignore_case_and_dashes() {
-        let fields = parse_metadata("Name: x\nLicenseFile: L\nLicense-File: M\n\nbody: no\n");
+        let fields = parse_metadata(
+            "Name: x\nLicenseFile: L\nLicense-File: M\nDescription: a\n        \n b\n\nbody: no\n",
+        );
         assert_eq!(fields.all("licensefile"), ["L", "M"]);
+        assert_eq!(fields.get("description"), "a\n\nb");
         assert_eq!(fields.get("body"), "");
     }
 
@@ -432,7 +443,10 @@ mod tests {
             classifier_license("License :: OSI Approved :: MIT License"),
             Some("MIT")
         );
-        assert_eq!(classifier_license("License :: OSI Approved :: BSD License"), None);
+        assert_eq!(
+            classifier_license("License :: OSI Approved :: BSD License"),
+            None
+        );
         assert_eq!(classifier_license("Programming Language :: Python"), None);
     }
 

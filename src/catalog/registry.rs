@@ -43,10 +43,7 @@ pub fn location(tree: &FileTree, path: &str, evidence: Evidence) -> Option<Locat
 /// version and first location, with duplicates merged. Packages are duplicates when they
 /// agree on everything but their locations (the same package.json in two places, say); the
 /// merged package keeps every location.
-pub fn run(
-    tree: &FileTree,
-    catalogers: &[Box<dyn Cataloger>],
-) -> (Catalog, Vec<CatalogWarning>) {
+pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<CatalogWarning>) {
     let env = Environment {
         distro: distro::detect(tree),
     };
