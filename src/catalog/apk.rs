@@ -264,12 +264,18 @@ fn build_package(tree: &FileTree, env: &Environment, db_path: &str, record: ApkR
         "gitCommitOfApkPort": record.commit,
         "files": files,
     });
+    // Like syft, the upstream qualifier names the origin only when it differs.
+    let upstream = if record.origin == record.package {
+        ""
+    } else {
+        record.origin.as_str()
+    };
     let purl = purl::os_package(
         "apk",
         env.distro.as_ref(),
         &record.package,
         &record.version,
-        &[("arch", &record.architecture), ("upstream", &record.origin)],
+        &[("arch", &record.architecture), ("upstream", upstream)],
     );
     let version = if record.version.is_empty() {
         "UNKNOWN".to_owned()

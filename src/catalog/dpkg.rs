@@ -43,17 +43,21 @@ impl Cataloger for DpkgCataloger {
     }
 
     fn wants(&self, path: &str) -> bool {
-        if path.ends_with("/status") {
-            return is_database(path);
+        // Suffix checks only: this runs for every file of every layer.
+        let Some((dir, file)) = path.rsplit_once('/') else {
+            return false;
+        };
+        if file == "status" {
+            return dir.ends_with("/lib/dpkg") || dir.ends_with("/lib/opkg");
         }
-        if path.contains("/lib/dpkg/") || path.contains("/lib/opkg/") {
-            return path.contains("/status.d/")
-                || ((path.contains("/lib/dpkg/info/") || path.contains("/lib/opkg/info/"))
-                    && (path.ends_with(".md5sums")
-                        || path.ends_with(".list")
-                        || path.ends_with(".conffiles")));
+        if file == "copyright" {
+            return dir.starts_with("/usr/share/doc/");
         }
-        path.starts_with("/usr/share/doc/") && path.ends_with("/copyright")
+        if dir.ends_with("/lib/dpkg/status.d") {
+            return !file.starts_with('.');
+        }
+        (file.ends_with(".md5sums") || file.ends_with(".list") || file.ends_with(".conffiles"))
+            && (dir.ends_with("/lib/dpkg/info") || dir.ends_with("/lib/opkg/info"))
     }
 
     fn catalog(

@@ -58,23 +58,29 @@ impl Cataloger for PythonCataloger {
     }
 
     fn wants(&self, path: &str) -> bool {
-        if !path
-            .as_bytes()
-            .windows(5)
-            .any(|window| window.eq_ignore_ascii_case(b"-info"))
-        {
-            return false;
-        }
-        if is_metadata(path) {
-            return true;
-        }
+        // Decide on the file name first, so the common case costs one reverse byte search.
         let (dir, file) = split(path);
-        let parent = dir_name(dir);
-        let in_info_dir =
-            ends_with_ignore_case(parent, "dist-info") || ends_with_ignore_case(parent, "egg-info");
-        let in_licenses_dir = parent == "licenses"
-            && ends_with_ignore_case(dir.trim_end_matches("/licenses"), "dist-info");
-        (in_info_dir && is_supporting(file)) || in_licenses_dir
+        let in_info_dir = || {
+            let parent = dir_name(dir);
+            ends_with_ignore_case(parent, "dist-info") || ends_with_ignore_case(parent, "egg-info")
+        };
+        match file {
+            "METADATA" => ends_with_ignore_case(dir_name(dir), "dist-info"),
+            "PKG-INFO" => ends_with_ignore_case(dir_name(dir), "egg-info"),
+            "RECORD" | "installed-files.txt" | "top_level.txt" | "direct_url.json" => in_info_dir(),
+            _ if is_supporting(file) => {
+                in_info_dir()
+                    || dir
+                        .strip_suffix("/licenses")
+                        .is_some_and(|info| ends_with_ignore_case(dir_name(info), "dist-info"))
+            }
+            _ => {
+                ends_with_ignore_case(file, ".egg-info")
+                    || dir
+                        .strip_suffix("/licenses")
+                        .is_some_and(|info| ends_with_ignore_case(dir_name(info), "dist-info"))
+            }
+        }
     }
 
     fn catalog(
