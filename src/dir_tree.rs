@@ -1,5 +1,5 @@
-//! Loads a directory on disk into a [`FileTree`], as if it were an image with one layer. Used
-//! by tests on fixture trees and by the `dir:` source.
+//! Loads a directory on disk into a [`FileTree`], as if it were an image with one layer. Tests
+//! use it on fixture trees, and a `dir:` source can use it to scan a directory.
 //!
 //! Symlinks are recorded as links (never followed while walking), so a link that points
 //! outside the directory cannot pull in host files. Only regular files whose path satisfies
@@ -32,8 +32,8 @@ fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> DirTreeError + '_ {
     }
 }
 
-/// The diffID given to the single pseudo-layer of a directory tree: the sha256 of the root
-/// path as given. It identifies the source; it is not a digest of any content.
+/// Returns the diffID given to the single pseudo-layer of a directory tree: the sha256 of
+/// the root path as given. It identifies the source and is not a digest of any content.
 pub fn layer_digest(root: &Path) -> Digest {
     Digest::of(root.as_os_str().as_encoded_bytes())
 }

@@ -1,7 +1,7 @@
 //! Alpine packages from the apk database (`/lib/apk/db/installed`).
 //!
-//! The database is a list of records separated by blank lines; each line is `X:value` with a
-//! one-letter key. `F:` opens a directory, `R:` names a file inside it, `a:`/`M:` give the
+//! The database is a list of records separated by blank lines, and each line is `X:value`
+//! with a one-letter key. `F:` opens a directory, `R:` names a file inside it, `a:`/`M:` give the
 //! owner and mode of the last file or directory, and `Z:` the last file's checksum.
 
 use serde_json::{Map, Value, json};
@@ -111,8 +111,8 @@ fn set_attributes(file: &mut ApkFile, value: &str) {
     file.permissions = parts.next().unwrap_or("").to_owned();
 }
 
-/// Parses the installed database. Records without a `P:` name are dropped with a problem;
-/// malformed lines are reported and skipped.
+/// Parses the installed database. Records without a `P:` name are dropped, and malformed
+/// lines are skipped. Both are reported as problems.
 pub fn parse_installed(text: &str) -> (Vec<ApkRecord>, Vec<String>) {
     let mut records = Vec::new();
     let mut problems = Vec::new();
@@ -209,7 +209,7 @@ pub fn parse_installed(text: &str) -> (Vec<ApkRecord>, Vec<String>) {
     (records, problems)
 }
 
-/// The algorithm name syft records for an apk checksum: `Q1` is base64 SHA-1, `Q2` base64
+/// Returns the algorithm name that syft records for an apk checksum: `Q1` is base64 SHA-1, `Q2` base64
 /// SHA-256, and a bare value is hex MD5.
 fn digest_algorithm(value: &str) -> &'static str {
     if value.starts_with("Q1") {

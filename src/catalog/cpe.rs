@@ -3,9 +3,9 @@
 //! variations and prefix sub-selections, then every vendor–product pair sorted by
 //! specificity. Every generated CPE has the source `syft-generated`.
 //!
-//! NOTE: syft also carries large tables of per-package additions and removals; only the few
-//! entries in [`FIXED`] and [`EXTRA_VENDORS`] are copied as facts here, so some packages get
-//! fewer or more candidates than syft gives them.
+//! NOTE: syft also carries large tables of per-package additions and removals. Only the few
+//! entries in [`FIXED`] and [`EXTRA_VENDORS`] are copied here as facts, so some packages get
+//! fewer candidates than syft gives them.
 
 use std::cmp::Ordering;
 
@@ -102,7 +102,8 @@ impl CandidateSet {
     }
 }
 
-/// Every prefix of `value` that ends just before a `-` or `_` (`a-b-c` gives `a` and `a-b`).
+/// Lists every prefix of `value` that ends just before a `-` or `_` (`a-b-c` gives `a` and
+/// `a-b`).
 fn prefixes(value: &str) -> Vec<String> {
     value
         .char_indices()
@@ -122,7 +123,7 @@ fn person_vendor(name: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
-/// The owner in a `github.com/<owner>/...` URL.
+/// Extracts the owner from a `github.com/<owner>/...` URL.
 fn github_owner(url: &str) -> Option<&str> {
     let index = url.find("github.com")?;
     let rest = url[index + "github.com".len()..].trim_start_matches([':', '/']);

@@ -18,7 +18,7 @@ const ALPINE_RELEASE: &str = "/etc/alpine-release";
 const LSB_RELEASE: &str = "/etc/lsb-release";
 const DEBIAN_VERSION: &str = "/etc/debian_version";
 
-/// Whether `path` is one of the release files detection reads.
+/// Returns whether `path` is one of the release files that detection reads.
 pub fn wants(path: &str) -> bool {
     if !(path.starts_with("/etc/") || path.starts_with("/usr/lib/")) {
         return false;
@@ -57,8 +57,8 @@ pub fn detect(tree: &FileTree) -> Option<Distro> {
     Some(found)
 }
 
-/// Parses os-release text (`KEY=value` lines; values may be single- or double-quoted with
-/// backslash escapes inside double quotes). Returns `None` when no known key has a value.
+/// Parses os-release text: `KEY=value` lines, where a value may be single-quoted, or
+/// double-quoted with backslash escapes. Returns `None` when no known key has a value.
 pub fn parse_os_release(text: &str) -> Option<Distro> {
     let mut distro = Distro::default();
     for line in text.lines() {

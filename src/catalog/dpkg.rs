@@ -106,7 +106,7 @@ pub struct Stanza {
 }
 
 impl Stanza {
-    /// The value of `key` (case-insensitive), trimmed.
+    /// Returns the trimmed value of `key`, matched case-insensitively.
     pub fn get(&self, key: &str) -> &str {
         self.fields
             .iter()
@@ -122,9 +122,9 @@ impl Stanza {
     }
 }
 
-/// Splits a status file into stanzas. Lines that are neither `Key: value` nor a continuation
-/// are reported as problems; stanzas without a `Package` name are skipped with a problem too,
-/// because dpkg itself rejects them. CRLF line ends are accepted.
+/// Splits a status file into stanzas, accepting CRLF line ends. Lines that are neither
+/// `Key: value` nor a continuation are reported as problems. Stanzas without a `Package`
+/// name are skipped and reported too, because dpkg itself rejects them.
 pub fn parse_status(text: &str) -> (Vec<Stanza>, Vec<String>) {
     let mut stanzas = Vec::new();
     let mut problems = Vec::new();
@@ -177,9 +177,9 @@ pub fn parse_status(text: &str) -> (Vec<Stanza>, Vec<String>) {
     (stanzas, problems)
 }
 
-/// Whether the `Status` field says the package is gone: removed with only its configuration
-/// left (`config-files`) or `not-installed`. A missing field counts as installed, as in
-/// distroless `status.d` files, which carry no Status.
+/// Returns whether the `Status` field marks the package as removed, with only its
+/// configuration left (`config-files`) or nothing (`not-installed`). A missing field counts
+/// as installed, because distroless `status.d` files carry no Status.
 fn is_removed(stanza: &Stanza) -> bool {
     let status = stanza.get("Status");
     let state = status.split_whitespace().nth(2).unwrap_or("");
@@ -227,7 +227,8 @@ fn split_list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// Where the supporting files of a package live, for the database at `db_path`.
+/// Lists the paths where a supporting file with `suffix` may be, for the database at
+/// `db_path`, most specific first.
 fn supporting_candidates(db_path: &str, name: &str, arch: &str, suffix: &str) -> Vec<String> {
     let (dir, file) = db_path.rsplit_once('/').unwrap_or(("", db_path));
     if dir.ends_with("/status.d") {
@@ -266,7 +267,7 @@ fn file_entry(path: &str, md5: Option<&str>, config: bool) -> Value {
     Value::Object(entry)
 }
 
-/// Owned files and the supporting files they were read from.
+/// Collects the owned files and adds the supporting files they came from to `support`.
 fn owned_files(
     tree: &FileTree,
     db_path: &str,

@@ -93,7 +93,7 @@ fn candidates(value: &str) -> Vec<String> {
     out
 }
 
-/// The SPDX identifier for a single licence name, when one is known.
+/// Returns the SPDX identifier for a single licence name, when one is known.
 pub fn spdx_id(value: &str) -> Option<String> {
     let value = value.trim();
     if value.is_empty() || value.contains(char::is_whitespace) {
@@ -104,7 +104,7 @@ pub fn spdx_id(value: &str) -> Option<String> {
         .find_map(|candidate| resolve(candidate))
 }
 
-/// Whether `value` is a valid SPDX expression with upper-case operators (`MIT AND Zlib`,
+/// Returns whether `value` is a valid SPDX expression with upper-case operators (`MIT AND Zlib`,
 /// `(Apache-2.0 OR MIT) AND MPL-2.0`). Deprecated identifiers count as valid.
 pub fn is_valid_expression(value: &str) -> bool {
     let spaced = value.replace('(', " ( ").replace(')', " ) ");
@@ -148,8 +148,8 @@ pub fn is_valid_expression(value: &str) -> bool {
     depth == 0 && !expect_operand
 }
 
-/// The SPDX expression for a declared value: the identifier for a single name, the value
-/// itself for a valid compound expression, `None` otherwise.
+/// Returns the SPDX expression for a declared value: the identifier for a single name, the
+/// value itself for a valid compound expression, and `None` otherwise.
 pub fn spdx_expression(value: &str) -> Option<String> {
     let value = value.trim();
     if let Some(id) = spdx_id(value) {
@@ -161,7 +161,7 @@ pub fn spdx_expression(value: &str) -> Option<String> {
     None
 }
 
-/// A declared licence with its SPDX expression filled in where known.
+/// Builds a declared licence with its SPDX expression filled in where known.
 pub fn declared(value: &str, locations: Vec<Location>) -> License {
     License {
         value: value.trim().to_owned(),
@@ -241,8 +241,8 @@ fn push_single(found: &mut Vec<String>, candidate: &str) {
 /// Recognises the text of a few common licences by their characteristic clauses. Returns the
 /// SPDX identifier, or `None` when the text matches none of them.
 ///
-/// NOTE: syft uses a full licence classifier here; this covers MIT, ISC, Apache-2.0 and the
-/// two- and three-clause BSD licences only.
+/// NOTE: syft uses a full licence classifier here. This one covers MIT, ISC, Apache-2.0 and
+/// the two-, three- and four-clause BSD licences only.
 pub fn classify_text(text: &str) -> Option<&'static str> {
     let flat: String = text
         .split_whitespace()

@@ -142,6 +142,7 @@ fn build_package(tree: &FileTree, path: &str, manifest: &Value) -> Option<Packag
     if name.is_empty() || version.is_empty() {
         return None;
     }
+
     let locations: Vec<_> = location(tree, path, Evidence::Primary)
         .into_iter()
         .collect();
@@ -153,6 +154,7 @@ fn build_package(tree: &FileTree, path: &str, manifest: &Value) -> Option<Packag
         .get("private")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+
     let metadata = json!({
         "name": name,
         "version": version,
@@ -167,6 +169,7 @@ fn build_package(tree: &FileTree, path: &str, manifest: &Value) -> Option<Packag
         _ => (None, name),
     };
     let purl = purl::render("npm", namespace, short_name, version, &[]);
+
     let mut package = Package {
         name: name.to_owned(),
         version: version.to_owned(),

@@ -46,8 +46,9 @@ pub fn render(
     purl.to_string()
 }
 
-/// The purl of an OS package (`deb`, `apk`): namespace and `distro` qualifier from the
-/// detected distro. Without a distro syft writes no purl for these types, and neither do we.
+/// Renders the purl of an OS package (`deb`, `apk`), with namespace and `distro` qualifier
+/// from the detected distro. Without a distro syft writes no purl for these types, and
+/// neither do we.
 pub fn os_package(
     kind: &str,
     distro: Option<&Distro>,
@@ -77,7 +78,7 @@ mod tests {
     }
 
     #[test]
-    fn deb_purl_encodes_plus_and_at_but_not_colon() {
+    fn deb_purl_keeps_epoch_colon() {
         let purl = os_package(
             "deb",
             Some(&debian_12()),

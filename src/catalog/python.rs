@@ -15,13 +15,13 @@ use super::registry::location;
 use super::{CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageType};
 use super::{cpe, license, purl};
 
-/// The Python cataloger. The name is syft's current one; the Engine v1 down-conversion
-/// renames it.
+/// The Python cataloger. It uses syft's current name, which the Engine v1 down-conversion
+/// renames.
 pub struct PythonCataloger;
 
 const NAME: &str = "python-installed-package-cataloger";
 
-/// The directory part and file name of `path`.
+/// Splits `path` into its directory and file name.
 fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
@@ -35,7 +35,7 @@ fn dir_name(dir: &str) -> &str {
     dir.rsplit('/').next().unwrap_or(dir)
 }
 
-/// Whether `path` is a METADATA or PKG-INFO record, or a single-file egg-info.
+/// Returns whether `path` is a METADATA or PKG-INFO record, or a single-file egg-info.
 fn is_metadata(path: &str) -> bool {
     let (dir, file) = split(path);
     let parent = dir_name(dir);

@@ -11,7 +11,7 @@ use super::python::PythonCataloger;
 use super::{Catalog, CatalogWarning, Cataloger, Environment, Evidence, Location, Package};
 use super::{License, distro};
 
-/// The catalogers an image scan runs, in the order their packages are gathered.
+/// Returns the catalogers an image scan runs, in the order their packages are gathered.
 pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
     vec![
         Box::new(DpkgCataloger),
@@ -21,13 +21,14 @@ pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
     ]
 }
 
-/// Whether the layer walk must capture `path`: distro detection or any cataloger needs it.
+/// Returns whether the layer walk must capture `path`, because distro detection or a
+/// cataloger reads it.
 pub fn wants_any(catalogers: &[Box<dyn Cataloger>], path: &str) -> bool {
     distro::wants(path) || catalogers.iter().any(|cataloger| cataloger.wants(path))
 }
 
-/// The location of the visible file at `path` (symlinks followed), or `None` when the path
-/// does not resolve. `access_path` is set when the real path differs from the one requested.
+/// Returns the location of the visible file at `path` (symlinks followed), or `None` when
+/// the path does not resolve. `access_path` is set when the real path differs from the one requested.
 pub fn location(tree: &FileTree, path: &str, evidence: Evidence) -> Option<Location> {
     let resolved = tree.resolve(path)?;
     let access_path = (resolved.real_path != path).then(|| path.to_owned());
@@ -41,8 +42,8 @@ pub fn location(tree: &FileTree, path: &str, evidence: Evidence) -> Option<Locat
 
 /// Detects the distro, runs every cataloger and returns the packages sorted by type, name,
 /// version and first location, with duplicates merged. Packages are duplicates when they
-/// agree on everything but their locations (the same package.json in two places, say); the
-/// merged package keeps every location.
+/// agree on everything but their locations, such as the same package.json in two places.
+/// The merged package keeps every location.
 pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<CatalogWarning>) {
     let env = Environment {
         distro: distro::detect(tree),
