@@ -274,7 +274,12 @@ fn bookworm_distro_through_symlink() {
 /// syft's per-package tables we do not carry.
 #[test]
 fn cpes_match_syft_outside_tables() {
-    const TABLE_DRIVEN: &[&str] = &["bash", "musl", "musl-utils", "openjdk8-jre"];
+    const TABLE_DRIVEN: &[(&str, &str)] = &[
+        ("apk", "bash"),
+        ("apk", "musl"),
+        ("apk", "musl-utils"),
+        ("apk", "openjdk8-jre"),
+    ];
     let mut compared = 0;
     let mut problems = Vec::new();
     for ecosystem in ["dpkg", "apk", "python", "npm"] {
@@ -292,7 +297,7 @@ fn cpes_match_syft_outside_tables() {
                     .map(|c| c["cpe"].as_str().unwrap())
                     .collect();
                 let got: Vec<&str> = package.cpes.iter().map(|c| c.cpe.as_str()).collect();
-                if TABLE_DRIVEN.contains(&id.0.as_str()) {
+                if TABLE_DRIVEN.contains(&(id.2.as_str(), id.0.as_str())) {
                     // Without syft's tables we give a subset of its candidates, never others.
                     if !got.iter().all(|cpe| want.contains(cpe)) || got.is_empty() {
                         problems.push(format!(
@@ -597,4 +602,28 @@ fn apk_purl_with_distro() {
         purl("musl"),
         "pkg:apk/alpine/musl@1.2.3-r0?arch=x86_64&distro=alpine-3.16.2"
     );
+}
+
+#[test]
+fn locations_name_the_layer_of_each_file() {
+    let mut tree = load_dir(&fixtures().join("dpkg/image-dpkg"));
+    let base = inline_scan::digest::Digest::of(b"base layer");
+    let top = inline_scan::digest::Digest::of(b"top layer");
+    tree.layers = vec![base.clone(), top.clone()];
+    // The status file comes from the top layer; everything else stays in the base layer.
+    tree.entries.get_mut("/var/lib/dpkg/status").unwrap().layer = 1;
+
+    let (catalog, _) = run(&tree, &default_catalogers());
+    let pam = &catalog.packages[0];
+    let layer_of = |path: &str| {
+        pam.locations
+            .iter()
+            .find(|l| l.path == path)
+            .map(|l| l.layer_id.clone())
+            .unwrap()
+    };
+    assert_eq!(layer_of("/var/lib/dpkg/status"), top);
+    assert_eq!(layer_of("/var/lib/dpkg/info/libpam-runtime.md5sums"), base);
+    assert_eq!(layer_of("/usr/share/doc/libpam-runtime/copyright"), base);
+    assert_eq!(pam.licenses[0].locations[0].layer_id, base);
 }
