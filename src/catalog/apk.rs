@@ -47,6 +47,13 @@ impl Cataloger for ApkCataloger {
                 continue;
             };
             let text = String::from_utf8_lossy(bytes);
+            if text.trim().is_empty() {
+                warnings.push(warning(
+                    &path,
+                    "file is empty, so no packages were read".into(),
+                ));
+                continue;
+            }
             let (records, problems) = parse_installed(&text);
             for problem in problems {
                 warnings.push(warning(&path, problem));

@@ -77,6 +77,10 @@ impl Cataloger for DpkgCataloger {
                 continue;
             };
             let text = String::from_utf8_lossy(bytes);
+            if text.trim().is_empty() {
+                warnings.push(warning(&path, "file is empty, so no packages were read"));
+                continue;
+            }
             let (stanzas, problems) = parse_status(&text);
             for problem in problems {
                 warnings.push(warning(&path, &problem));

@@ -44,6 +44,8 @@ fn is_metadata(path: &str) -> bool {
         || ends_with_ignore_case(file, ".egg-info")
 }
 
+/// NOTE: a `License-File` with another name (NOTICE, AUTHORS) is not captured, so no licence
+/// is concluded from it.
 fn is_supporting(file: &str) -> bool {
     matches!(
         file,
