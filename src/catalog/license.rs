@@ -190,12 +190,16 @@ pub fn split_declared(value: &str, locations: &[Location]) -> Vec<License> {
         .collect()
 }
 
-/// Licence names found in a Debian copyright file: every `License:` field's first word, every
-/// `/usr/share/common-licenses/NAME` reference and `LICENSE AGREEMENT` headings, sorted and
-/// without duplicates. Multi-licence summaries (`X or Y`) are skipped because the stanzas
+/// Finds the licence names in a Debian copyright file: every `License:` field's first word,
+/// every `/usr/share/common-licenses/NAME` reference, `LICENSE AGREEMENT` headings and the
+/// first sentence under an underlined title at the top of the file. The result is sorted and
+/// has no duplicates. Multi-licence summaries (`X or Y`) are skipped because the stanzas
 /// below them name each licence again.
 pub fn debian_copyright_licenses(text: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    if let Some(sentence) = sentence_under_title(text) {
+        push_single(&mut found, &sentence);
+    }
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         if let Some(rest) = line.strip_prefix("License:") {
@@ -222,6 +226,19 @@ pub fn debian_copyright_licenses(text: &str) -> Vec<String> {
     found.sort();
     found.dedup();
     found
+}
+
+/// Returns the text up to the first period after a title line and a line of dashes at the
+/// very top of the file (an `End User License Agreement` banner, for instance).
+fn sentence_under_title(text: &str) -> Option<String> {
+    let (title, rest) = text.split_once('\n')?;
+    let (dashes, body) = rest.split_once('\n')?;
+    if title.is_empty() || dashes.is_empty() || !dashes.bytes().all(|b| b == b'-') {
+        return None;
+    }
+    let body = body.trim_start_matches('\n');
+    let end = body.find('.')?;
+    Some(body[..=end].replace('\n', " "))
 }
 
 fn push_single(found: &mut Vec<String>, candidate: &str) {
@@ -358,6 +375,19 @@ mod tests {
             debian_copyright_licenses(text),
             ["BSD-3-clause", "GPL-2", "GPL-2+", "LGPL-2.1"]
         );
+    }
+
+    #[test]
+    fn copyright_sentence_under_title() {
+        let text = "End User License Agreement\n--------------------------\n\n\
+                    Example Software License\nterms. More text.\n";
+        assert_eq!(
+            debian_copyright_licenses(text),
+            ["Example Software License terms"]
+        );
+        let summary = "Title\n-----\nThis is free software and comes with no warranty.\n";
+        assert!(debian_copyright_licenses(summary).is_empty());
+        assert!(debian_copyright_licenses("Title\nnot dashes\n\nText.\n").is_empty());
     }
 
     #[test]

@@ -6,13 +6,18 @@ use packageurl::PackageUrl;
 
 use super::Distro;
 
-/// The `distro` qualifier value: `<id>-<versionID>`, or the id alone when the version is
-/// unknown.
+/// Returns the `distro` qualifier value as syft writes it: `<id>-<versionID>`, with the
+/// `BUILD_ID` in place of a missing version (rolling distros), or the id alone.
 pub fn distro_qualifier(distro: &Distro) -> String {
-    if distro.version_id.is_empty() {
+    let version = if distro.version_id.is_empty() {
+        &distro.build_id
+    } else {
+        &distro.version_id
+    };
+    if version.is_empty() {
         distro.id.clone()
     } else {
-        format!("{}-{}", distro.id, distro.version_id)
+        format!("{}-{version}", distro.id)
     }
 }
 
@@ -62,7 +67,8 @@ pub fn os_package(
     let qualifier = distro_qualifier(distro);
     let mut all: Vec<(&str, &str)> = qualifiers.to_vec();
     all.push(("distro", &qualifier));
-    render(kind, Some(&distro.id), name, version, &all)
+    let namespace = distro.id.to_lowercase();
+    render(kind, Some(&namespace), name, version, &all)
 }
 
 #[cfg(test)]
@@ -100,6 +106,17 @@ mod tests {
             purl,
             "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?distro=debian-12"
         );
+    }
+
+    #[test]
+    fn rolling_distro_uses_build_id() {
+        let arch = Distro {
+            id: "arch".into(),
+            build_id: "rolling".into(),
+            ..Distro::default()
+        };
+        assert_eq!(distro_qualifier(&arch), "arch-rolling");
+        assert_eq!(distro_qualifier(&debian_12()), "debian-12");
     }
 
     #[test]
