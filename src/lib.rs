@@ -5,6 +5,7 @@ pub mod anchore;
 pub mod catalog;
 pub mod cli;
 pub mod digest;
+pub mod dir_tree;
 pub mod exit;
 pub mod filesystem;
 pub mod image;

@@ -4,7 +4,16 @@
 //! captures exactly those while it streams the image, and after squashing each cataloger reads
 //! them from the [`FileTree`]. Catalogers never touch the image source themselves.
 
+pub mod apk;
+pub mod cpe;
+pub mod distro;
+pub mod dpkg;
+pub mod license;
+pub mod npm;
 pub mod package;
+pub mod purl;
+pub mod python;
+pub mod registry;
 pub mod rpm;
 
 pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
