@@ -220,9 +220,14 @@ pub struct FakeAnchore {
 impl FakeAnchore {
     /// Starts the fake on an ephemeral 127.0.0.1 port.
     pub async fn start(config: FakeConfig) -> FakeAnchore {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on_port(config, 0).await
+    }
+
+    /// Starts the fake on 127.0.0.1:`port` (0 picks a free port).
+    pub async fn start_on_port(config: FakeConfig, port: u16) -> FakeAnchore {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .expect("bind 127.0.0.1:0");
+            .expect("bind a 127.0.0.1 port");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let state = Self::state(config);
         let app = Self::router(state.clone());
