@@ -971,7 +971,7 @@ fn operation_json(uuid: &str, operation: &Operation) -> Value {
     json!({
         "account": operation.account,
         "created_at": operation.created_at,
-        "expires_at": operation.created_at,
+        "expires_at": expiry_of(&operation.created_at),
         "last_update": operation.created_at,
         "last_updated": operation.created_at,
         "status": operation.status,
@@ -1536,9 +1536,20 @@ fn aborted_response() -> Response {
 }
 
 fn now() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// An operation expires 24 hours after it was created, as on a real Engine.
+fn expiry_of(created_at: &str) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
+    time::PrimitiveDateTime::parse(created_at, &format)
+        .map(|created| rfc3339(created.assume_utc() + time::Duration::hours(24)))
+        .unwrap_or_else(|_| created_at.to_owned())
+}
+
+fn rfc3339(moment: time::OffsetDateTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    moment.format(&format).unwrap_or_default()
 }
