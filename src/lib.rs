@@ -6,5 +6,7 @@ pub mod catalog;
 pub mod digest;
 pub mod exit;
 pub mod filesystem;
+pub mod layer;
 pub mod secret;
 pub mod source;
+pub mod squash;
