@@ -102,18 +102,6 @@ pub enum LayerError {
     MissingEndOfArchive { size: u64 },
 }
 
-impl LayerError {
-    /// Whether the error means the stream ended early, as opposed to bytes that do not decode.
-    pub fn is_truncation(&self) -> bool {
-        match self {
-            LayerError::Read { source, .. } | LayerError::Entry { source, .. } => {
-                source.kind() == io::ErrorKind::UnexpectedEof
-            }
-            LayerError::MissingEndOfArchive { .. } => true,
-        }
-    }
-}
-
 /// A reader that hashes and counts what passes through it, and remembers where the last
 /// non-zero byte was so the caller can check that the stream ended with zero blocks.
 struct Hashing<R> {
@@ -248,14 +236,12 @@ impl Walk<'_> {
 
     fn record<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let entry_error = |source| LayerError::Entry {
-            path: raw_path.clone(),
-            source,
-        };
         let header = entry.header();
-        let mode = header.mode().map_err(entry_error)? & 0o7777;
-        let uid = header.uid().map_err(entry_error)?;
-        let gid = header.gid().map_err(entry_error)?;
+        // Empty or garbled numeric fields read as 0, as Go's archive/tar (which Docker uses)
+        // reads them.
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
         let entry_type = header.entry_type();
         let size = entry.size();
 
@@ -364,6 +350,7 @@ impl Walk<'_> {
                 ..
             }) if *kind != FileKind::Directory => (kind.clone(), *size),
             _ => {
+                self.contents.remove(&path);
                 self.warnings.push(LayerWarning {
                     path: path.clone(),
                     message: format!(
@@ -371,7 +358,16 @@ impl Walk<'_> {
                          the link is recorded as an empty regular file"
                     ),
                 });
-                (FileKind::Regular, 0)
+                self.push(LayerEntry {
+                    path,
+                    kind: LayerEntryKind::File(FileKind::Regular),
+                    mode,
+                    size: 0,
+                    uid,
+                    gid,
+                    hardlink_to: Some(target),
+                });
+                return;
             }
         };
         match self.contents.get(&target).cloned() {
