@@ -6,8 +6,10 @@
 //! are kept.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
 
 use sha2::{Digest as _, Sha256};
 use tar::EntryType;
@@ -102,44 +104,101 @@ pub enum LayerError {
     MissingEndOfArchive { size: u64 },
 }
 
-/// A reader that hashes and counts what passes through it, and remembers where the last
-/// non-zero byte was so the caller can check that the stream ended with zero blocks.
-struct Hashing<R> {
-    inner: R,
+/// The bytes of the tar stream handed to the hashing thread per message.
+const TAR_CHUNK: usize = 256 * 1024;
+/// The messages queued for the hashing thread before the walk waits for it.
+const HASH_QUEUE: usize = 16;
+
+/// Bytes for the hashing thread: from the blob as stored, or from the uncompressed tar stream.
+enum HashInput {
+    Blob(Arc<[u8]>),
+    Tar(Arc<[u8]>),
+}
+
+/// A running sha256 and byte count of one stream. It also tracks where the last non-zero byte
+/// was, so the caller can check that the stream ended with zero blocks.
+struct StreamHash {
     hasher: Sha256,
     count: u64,
     end_of_last_nonzero: u64,
 }
 
-impl<R: Read> Hashing<R> {
-    fn new(inner: R) -> Self {
+impl StreamHash {
+    fn new() -> Self {
         Self {
-            inner,
             hasher: Sha256::new(),
             count: 0,
             end_of_last_nonzero: 0,
         }
     }
 
-    fn finish(self) -> (Digest, u64, u64) {
-        (
-            Digest::from_hasher(self.hasher),
-            self.count,
-            self.end_of_last_nonzero,
-        )
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        let chunk = &buf[..read];
+    fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         if let Some(last) = chunk.iter().rposition(|&byte| byte != 0) {
             self.end_of_last_nonzero = self.count + last as u64 + 1;
         }
-        self.count += read as u64;
+        self.count += chunk.len() as u64;
+    }
+}
+
+/// Hashes the messages until every sender is gone. Returns the blob and tar stream hashes.
+fn hash_inputs(inputs: Receiver<HashInput>) -> (StreamHash, StreamHash) {
+    let mut blob = StreamHash::new();
+    let mut tar = StreamHash::new();
+    for input in inputs {
+        match input {
+            HashInput::Blob(chunk) => blob.update(&chunk),
+            HashInput::Tar(chunk) => tar.update(&chunk),
+        }
+    }
+    (blob, tar)
+}
+
+/// A reader that passes a copy of every byte of the compressed blob to the hashing thread.
+struct BlobTap<R> {
+    inner: R,
+    hashes: SyncSender<HashInput>,
+}
+
+impl<R: Read> Read for BlobTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        if read > 0 {
+            // A closed channel means the hashing thread is gone, and joining it reports why.
+            let _ = self.hashes.send(HashInput::Blob(Arc::from(&buf[..read])));
+        }
         Ok(read)
+    }
+}
+
+/// A reader over the uncompressed tar stream that reads it in chunks and shares each chunk
+/// with the hashing thread, so the walk and the hashing run on different cores.
+struct TarTap<R> {
+    inner: R,
+    hashes: SyncSender<HashInput>,
+    chunk: Arc<[u8]>,
+    position: usize,
+}
+
+impl<R: Read> Read for TarTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.position == self.chunk.len() {
+            let mut next = Vec::with_capacity(TAR_CHUNK);
+            self.inner
+                .by_ref()
+                .take(TAR_CHUNK as u64)
+                .read_to_end(&mut next)?;
+            if next.is_empty() {
+                return Ok(0);
+            }
+            self.chunk = Arc::from(next);
+            self.position = 0;
+            let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        }
+        let count = buf.len().min(self.chunk.len() - self.position);
+        buf[..count].copy_from_slice(&self.chunk[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
     }
 }
 
@@ -152,17 +211,19 @@ impl<R: Read> Read for Hashing<R> {
 /// `docker save` has written them with stale link names and types. A hardlink takes the kind,
 /// size and captured contents of its target, which must come earlier in the same layer.
 pub fn scan_layer(
-    reader: impl Read,
+    mut reader: impl Read,
     wants: &dyn Fn(&str) -> bool,
     limits: &Limits,
 ) -> Result<LayerScan, LayerError> {
-    let mut raw = Hashing::new(reader);
-    let (compression, decoded) =
-        compression::decompress(&mut raw).map_err(|source| LayerError::Read {
-            compression: Compression::None,
-            source,
+    let prefix =
+        compression::read_prefix(&mut reader, compression::MAGIC_LEN).map_err(|source| {
+            LayerError::Read {
+                compression: Compression::None,
+                source,
+            }
         })?;
-    let mut tar_stream = Hashing::new(decoded);
+    let compression = compression::detect(&prefix);
+    let stored = Cursor::new(prefix).chain(reader);
     let mut walk = Walk {
         wants,
         limits,
@@ -171,35 +232,82 @@ pub fn scan_layer(
         warnings: Vec::new(),
         latest: HashMap::new(),
     };
-    walk.read_entries(&mut tar_stream, compression)?;
 
-    // The diffID covers everything after the last entry too: the end blocks and the padding
-    // up to the record size.
-    let read_error = |source| LayerError::Read {
-        compression,
-        source,
-    };
-    io::copy(&mut tar_stream, &mut io::sink()).map_err(read_error)?;
-    let (diff_id, uncompressed_size, end_of_last_nonzero) = tar_stream.finish();
-    if uncompressed_size > 0 && uncompressed_size - end_of_last_nonzero < TAR_BLOCK {
-        return Err(LayerError::MissingEndOfArchive {
-            size: uncompressed_size,
-        });
+    // Both sha256 passes run on a second thread while this one decompresses and walks.
+    let (walked, blob, tar) = thread::scope(|scope| {
+        let (sender, receiver) = sync_channel(HASH_QUEUE);
+        let hasher = scope.spawn(move || hash_inputs(receiver));
+        let walked = walk_stream(&mut walk, stored, compression, sender);
+        let (blob, tar) = match hasher.join() {
+            Ok(hashes) => hashes,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (walked, blob, tar)
+    });
+    walked?;
+
+    if tar.count > 0 && tar.count - tar.end_of_last_nonzero < TAR_BLOCK {
+        return Err(LayerError::MissingEndOfArchive { size: tar.count });
     }
-    // Bytes after the compressed stream's end still belong to the blob and its digest.
-    io::copy(&mut raw, &mut io::sink()).map_err(read_error)?;
-    let (blob_digest, blob_size, _) = raw.finish();
+    let diff_id = Digest::from_hasher(tar.hasher);
+    // An uncompressed blob is the tar stream itself, so it is hashed once.
+    let (blob_digest, blob_size) = if compression == Compression::None {
+        (diff_id.clone(), tar.count)
+    } else {
+        (Digest::from_hasher(blob.hasher), blob.count)
+    };
 
     Ok(LayerScan {
         diff_id,
         blob_digest,
         blob_size,
-        uncompressed_size,
+        uncompressed_size: tar.count,
         compression,
         entries: walk.entries,
         contents: walk.contents,
         warnings: walk.warnings,
     })
+}
+
+/// Decompresses `stored` and walks the tar stream to its very end, sending the bytes on both
+/// sides of the decoder to the hashing thread.
+fn walk_stream(
+    walk: &mut Walk<'_>,
+    stored: impl Read,
+    compression: Compression,
+    hashes: SyncSender<HashInput>,
+) -> Result<(), LayerError> {
+    let read_error = |source| LayerError::Read {
+        compression,
+        source,
+    };
+    let mut blob = BlobTap {
+        inner: stored,
+        hashes: hashes.clone(),
+    };
+    let decoded = if compression == Compression::None {
+        compression::decoder(compression, &mut blob.inner)
+    } else {
+        compression::decoder(compression, &mut blob)
+    }
+    .map_err(read_error)?;
+    let mut tar_stream = TarTap {
+        inner: decoded,
+        hashes,
+        chunk: Arc::from(Vec::new()),
+        position: 0,
+    };
+    walk.read_entries(&mut tar_stream, compression)?;
+
+    // The diffID covers everything after the last entry too: the end blocks and the padding
+    // up to the record size.
+    io::copy(&mut tar_stream, &mut io::sink()).map_err(read_error)?;
+    drop(tar_stream);
+    // Bytes after the compressed stream's end still belong to the blob and its digest.
+    if compression != Compression::None {
+        io::copy(&mut blob, &mut io::sink()).map_err(read_error)?;
+    }
+    Ok(())
 }
 
 /// The state of one layer walk.

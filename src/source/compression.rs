@@ -42,15 +42,23 @@ pub fn decompress<'a, R: Read + 'a>(
 ) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
     let prefix = read_prefix(&mut reader, MAGIC_LEN)?;
     let compression = detect(&prefix);
-    let replayed = Cursor::new(prefix).chain(reader);
-    let decoded: Box<dyn Read + 'a> = match compression {
+    let decoded = decoder(compression, Cursor::new(prefix).chain(reader))?;
+    Ok((compression, decoded))
+}
+
+/// Wraps `reader`, whose compression is already known, so that it yields the uncompressed
+/// bytes.
+pub fn decoder<'a, R: Read + 'a>(
+    compression: Compression,
+    reader: R,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match compression {
         // A gzip blob may hold several members back to back (pigz and some registries write
         // them), and the layer is their concatenation.
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(replayed)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(replayed)?),
-        Compression::None => Box::new(replayed),
-    };
-    Ok((compression, decoded))
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader)?),
+        Compression::None => Box::new(reader),
+    })
 }
 
 impl fmt::Display for Compression {
