@@ -30,7 +30,7 @@ const AUFS_META_PREFIX: &str = ".wh..wh.";
 /// The size of a tar block. The archive ends with two zero blocks.
 const TAR_BLOCK: u64 = 512;
 
-/// What one layer entry does to the squashed file system.
+/// The effect of one layer entry on the squashed file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerEntryKind {
     /// The entry adds or replaces a file of this kind at its path.
@@ -373,6 +373,15 @@ impl Walk<'_> {
             return Ok(());
         }
         if let Some(deleted) = name.strip_prefix(WHITEOUT_PREFIX) {
+            // A bare `.wh.` names nothing. Reading it as its directory would let one entry
+            // delete a whole subtree, or the root.
+            if deleted.is_empty() {
+                self.warnings.push(LayerWarning {
+                    path,
+                    message: "whiteout without a name, ignored".to_owned(),
+                });
+                return Ok(());
+            }
             self.push_marker(
                 format!("{parent}/{deleted}"),
                 LayerEntryKind::Whiteout,

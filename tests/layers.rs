@@ -154,6 +154,24 @@ fn whiteout_ignores_stale_link_name_and_type() {
 }
 
 #[test]
+fn bare_whiteout_prefix_is_ignored() {
+    let lower = layer(&[
+        Item::Dir("etc/"),
+        Item::File("etc/keep", b"keep"),
+        Item::File("top", b"top"),
+    ]);
+    let upper = layer(&[
+        Item::File(".wh.", b""),
+        Item::Dir("etc/"),
+        Item::File("etc/.wh.", b""),
+    ]);
+    let scanned = scan(&upper);
+    assert_eq!(scanned.warnings.len(), 2);
+    let tree = squash(&[lower, upper]);
+    assert_eq!(paths(&tree), ["/etc", "/etc/keep", "/top"]);
+}
+
+#[test]
 fn opaque_directory_hides_lower_children_only() {
     let lower = layer(&[
         Item::Dir("app/"),
@@ -529,7 +547,7 @@ fn path_repeated_in_layer_keeps_last() {
     assert!(!tree.contents.contains_key("/g"));
 }
 
-/// A classic `docker save` tarball with one layer, its config listing `diff_id`.
+/// Builds a classic `docker save` tarball with one layer, its config listing `diff_id`.
 fn one_layer_archive(layer_bytes: &[u8], diff_id: &Digest) -> Vec<u8> {
     let config = format!(
         r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#

@@ -294,8 +294,8 @@ fn only_wanted_contents_are_kept() {
         &Limits::default(),
     )
     .unwrap();
-    let kept: Vec<&String> = image.tree.contents.keys().collect();
-    assert_eq!(kept, ["/var/lib/rpm/rpmdb.sqlite"]);
+    let captured: Vec<&String> = image.tree.contents.keys().collect();
+    assert_eq!(captured, ["/var/lib/rpm/rpmdb.sqlite"]);
 }
 
 /// Files of an OCI layout as (member name, bytes), blobs first.

@@ -3,13 +3,14 @@
 //!
 //! Both are read in ONE sequential pass, so the same code serves a file and the export stream
 //! of a Docker daemon. `docker save` puts manifest.json after the layers, so the pass cannot
-//! know which layers it needs: it scans every member that looks like a layer as it streams by,
-//! keeps small members (JSON documents) in memory, and picks the image at the end.
+//! know which layers it needs. It scans every member that looks like a layer as it streams by
+//! and keeps small members (JSON documents) in memory. The image is picked at the end.
 //!
-//! Memory bound: at most [`MAX_LAYER_WORKERS`] layers are in flight, each with at most
-//! [`CHANNEL_CHUNKS`] + 2 chunks of [`CHUNK_SIZE`] bytes buffered (about 5 MiB in all). Small
-//! members take at most [`SMALL_MEMBER_BUDGET`] times `limits.max_json`. On top of that come
-//! the entry lists of every layer scanned and the captured file contents.
+//! Memory bound: at most [`MAX_LAYER_WORKERS`] layers are in flight. Each buffers at most
+//! [`CHANNEL_CHUNKS`] + 2 chunks of [`CHUNK_SIZE`] bytes on its way in (2.5 MiB) and the layer
+//! walk's hashing queue (4.5 MiB), so about 14 MiB in all. Small members take at most
+//! [`SMALL_MEMBER_BUDGET`] times `limits.max_json`. On top of that come the entry lists of
+//! every layer scanned and the captured file contents.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -32,7 +33,7 @@ use crate::digest::Digest;
 use crate::filesystem::normalize_path;
 use crate::layer::{LayerError, LayerScan, scan_layer};
 
-/// The most layers scanned at once while the archive streams by. Two keep both cores busy: one
+/// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
 /// finishes its buffered tail while the reader starts feeding the next.
 pub const MAX_LAYER_WORKERS: usize = 2;
 /// The bytes handed to a layer worker per message.
@@ -44,7 +45,8 @@ pub const SMALL_MEMBER_BUDGET: u64 = 8;
 /// The bytes read from a member to decide whether it is a layer: enough to reach the `ustar`
 /// magic of a tar header at offset 257.
 const SNIFF_LEN: usize = 512;
-/// The most descriptors followed while looking for the manifest of a Docker 25+ archive.
+/// The maximum number of descriptors followed while looking for the manifest of a Docker 25+
+/// archive.
 const MAX_DESCRIPTORS_VISITED: usize = 10_000;
 /// Symlink chains between members longer than this are taken as a loop.
 const MAX_MEMBER_LINKS: usize = 16;
@@ -63,14 +65,15 @@ struct ArchiveContents {
     limits: Limits,
 }
 
-/// Whether the first bytes of a member are those of a layer: gzip, zstd or a POSIX tar header.
+/// Checks whether the first bytes of a member are those of a layer: gzip, zstd or a POSIX tar
+/// header.
 fn looks_like_layer(prefix: &[u8]) -> bool {
     use super::Compression;
     super::compression::detect(prefix) != Compression::None
         || prefix.get(257..262) == Some(&b"ustar"[..])
 }
 
-/// A member name as a key: normalised, without the leading `/`.
+/// Normalises a member name into a key, without the leading `/`.
 fn member_key(raw: &str) -> String {
     normalize_path(raw)
         .map(|path| path.trim_start_matches('/').to_owned())
@@ -210,7 +213,7 @@ fn read_members(
             }
             Ok(())
         })();
-        // Every sender is gone by now, so each worker sees the end of its member and finishes.
+        // Every sender is gone by now, so each worker reads the end of its member and finishes.
         for (member, handle) in workers {
             contents.layers.insert(member, join_worker(handle));
         }
@@ -229,8 +232,9 @@ fn join_worker(
 }
 
 /// Sends a member's bytes to its layer worker: the sniffed prefix, then the rest in chunks.
-/// A worker that stopped early (its scan failed) stops the sending; the tar reader skips the
-/// rest of the member. A member shorter than its header says is an error for both sides.
+/// A worker that stopped early because its scan failed stops the sending, and the tar reader
+/// skips the rest of the member. A member shorter than its header declares is an error for
+/// both sides.
 fn stream_member(
     entry: &mut impl Read,
     prefix: Vec<u8>,
@@ -294,7 +298,7 @@ impl ArchiveContents {
         }
     }
 
-    /// The bytes of a small member, or why it is unavailable.
+    /// Looks up the bytes of a small member, or returns why they are unavailable.
     fn json_member(&self, member: &str, referrer: &str) -> Result<&[u8], SourceError> {
         let key = self.resolve(member);
         if let Some(bytes) = self.small.get(&key) {
@@ -355,8 +359,8 @@ fn digest_of_blob_member(member: &str) -> Option<Digest> {
         .and_then(|hex| Digest::from_hex(hex).ok())
 }
 
-/// The digest a member is named after: `blobs/sha256/<hex>`, or `<hex>.json` for a classic
-/// `docker save` config.
+/// Parses the digest a member is named after: `blobs/sha256/<hex>`, or `<hex>.json` for a
+/// classic `docker save` config.
 fn digest_in_member_name(member: &str) -> Option<Digest> {
     digest_of_blob_member(member).or_else(|| {
         member
@@ -366,7 +370,7 @@ fn digest_in_member_name(member: &str) -> Option<Digest> {
     })
 }
 
-/// The bytes of a member, checked against the digest in its name when it has one.
+/// Looks up the bytes of a member and checks them against the digest in its name, if any.
 fn verified_member<'a>(
     contents: &'a ArchiveContents,
     member: &str,
@@ -408,7 +412,7 @@ impl SavedImage {
         self.repo_tags.as_deref().unwrap_or_default()
     }
 
-    /// The tags, or the config member when the image is untagged.
+    /// Returns the tags, or the config member when the image is untagged.
     fn label(&self) -> String {
         if self.tags().is_empty() {
             self.config.clone()
@@ -417,7 +421,7 @@ impl SavedImage {
         }
     }
 
-    /// The image id: the sha256 of the config, as Docker names it.
+    /// Returns the image id, which is the sha256 of the config, as hex.
     fn id_hex(&self) -> Option<&str> {
         let file = self.config.rsplit('/').next()?;
         let hex = file.strip_suffix(".json").unwrap_or(file);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::digest::Digest;
 use crate::layer::LayerError;
 
-/// Why an image could not be read from a file source. Each variant names the source (its
+/// A failure to read an image from a file source. Each variant names the source (its
 /// `description`, such as `docker-archive:image.tar`) and the member, blob or layer involved.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

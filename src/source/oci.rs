@@ -25,7 +25,8 @@ pub const CONTAINERD_NAME_ANNOTATION: &str = "io.containerd.image.name";
 const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
 const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// How deep indexes may nest inside `index.json` before the layout is taken as malformed.
+/// The maximum nesting depth of indexes under `index.json` before the layout is taken as
+/// malformed.
 const MAX_INDEX_DEPTH: usize = 8;
 /// The largest number of layer warnings logged per image; the rest are counted.
 const MAX_LOGGED_WARNINGS: usize = 20;
@@ -62,7 +63,7 @@ pub fn platform_label(platform: &Platform) -> String {
     }
 }
 
-/// Whether an image built for `actual` satisfies a request for `requested`. Architecture
+/// Checks whether an image built for `actual` satisfies a request for `requested`. Architecture
 /// aliases (`x86_64`, `aarch64`) are accepted, and a requested variant must match, with
 /// arm64's unnamed variant taken as `v8`. Without a requested variant any variant matches.
 pub fn platform_matches(requested: &Platform, actual: &Platform) -> bool {
@@ -125,7 +126,7 @@ pub fn normalize_reference(reference: &str) -> String {
     format!("{name}:{tag}")
 }
 
-/// Where JSON blobs of an OCI layout come from: files in a directory or members of an archive.
+/// A source of the JSON blobs of an OCI layout: files in a directory or members of an archive.
 pub(crate) trait BlobStore {
     fn description(&self) -> &str;
 
@@ -134,7 +135,7 @@ pub(crate) trait BlobStore {
     fn json_blob(&self, digest: &Digest, referrer: &str) -> Result<Vec<u8>, SourceError>;
 }
 
-/// The member path of a blob inside a layout: `blobs/sha256/<hex>`.
+/// Returns the member path of a blob inside a layout: `blobs/sha256/<hex>`.
 pub(crate) fn blob_path(digest: &Digest) -> String {
     format!("blobs/sha256/{}", digest.hex())
 }
@@ -368,7 +369,7 @@ fn requested_suffix(reference: Option<&str>) -> String {
     reference.map_or_else(String::new, |reference| format!(" by {reference:?}"))
 }
 
-/// The platform of a candidate: from its descriptor, or else from its config.
+/// Reads the platform of a candidate from its descriptor, or else from its config.
 fn candidate_platform(
     store: &dyn BlobStore,
     candidate: &Candidate,
@@ -488,7 +489,7 @@ fn describe_descriptor(descriptor: &Descriptor) -> String {
         .unwrap_or_else(|| descriptor.digest().to_string())
 }
 
-/// Joins choices for an error message, or says there were none.
+/// Joins choices for an error message, or returns `no named images` when there are none.
 pub(crate) fn list_or_none(choices: impl Iterator<Item = String>) -> String {
     let choices: Vec<String> = choices.collect();
     if choices.is_empty() {
@@ -667,9 +668,10 @@ fn read_bounded(file: File, size: u64, path: &Path) -> Result<Vec<u8>, SourceErr
 
 /// Reads an image from an OCI image layout directory (`oci-dir:PATH[:REF]`).
 ///
-/// The manifest is selected through `index.json` by `reference` and `platform`, as
-/// [`select_manifest`] describes. Layer blobs are files, so they are scanned in parallel, one
-/// thread per available core. Memory holds the JSON documents (each at most
+/// The manifest is selected through `index.json` (nested indexes included) by `reference`: a
+/// ref name annotation, a full image name or a manifest digest. `platform` then narrows the
+/// choice, and without one a single candidate is taken. Layer blobs are files, so they are scanned in parallel, one
+/// thread per available core. Memory keeps the JSON documents (each at most
 /// `limits.max_json`), every layer's entry list and the captured contents until the layers are
 /// squashed in order.
 pub fn read_oci_dir(
