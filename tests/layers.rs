@@ -549,18 +549,30 @@ fn path_repeated_in_layer_keeps_last() {
 
 /// Builds a classic `docker save` tarball with one layer, its config listing `diff_id`.
 fn one_layer_archive(layer_bytes: &[u8], diff_id: &Digest) -> Vec<u8> {
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#
-    );
-    let config_name = format!("{}.json", Digest::of(config.as_bytes()).hex());
-    let manifest = format!(
-        r#"[{{"Config":"{config_name}","RepoTags":["test/one:1"],"Layers":["abc/layer.tar"]}}]"#
-    );
+    layer_archive(layer_bytes, &[diff_id.clone()], &["abc/layer.tar"])
+}
+
+/// Builds a classic `docker save` tarball with one layer member, listed under `layers` in
+/// manifest.json, and a config listing `diff_ids`.
+fn layer_archive(layer_bytes: &[u8], diff_ids: &[Digest], layers: &[&str]) -> Vec<u8> {
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_name = format!("{}.json", Digest::of(&config).hex());
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": ["test/one:1"],
+        "Layers": layers,
+    }]);
+    let manifest = serde_json::to_vec(&manifest).unwrap();
     let mut builder = tar::Builder::new(Vec::new());
     for (name, data) in [
         ("abc/layer.tar", layer_bytes),
-        (config_name.as_str(), config.as_bytes()),
-        ("manifest.json", manifest.as_bytes()),
+        (config_name.as_str(), &config[..]),
+        ("manifest.json", &manifest[..]),
     ] {
         let mut header = Header::new_ustar();
         header.set_size(data.len() as u64);
@@ -568,6 +580,44 @@ fn one_layer_archive(layer_bytes: &[u8], diff_id: &Digest) -> Vec<u8> {
         builder.append_data(&mut header, name, data).unwrap();
     }
     builder.into_inner().unwrap()
+}
+
+fn read_test_archive(archive: &[u8]) -> Result<inline_scan::source::SourceImage, SourceError> {
+    read_docker_archive(
+        archive,
+        "docker-archive:test.tar".into(),
+        None,
+        None,
+        &want_all,
+        &Limits::default(),
+    )
+}
+
+#[test]
+fn empty_layer_without_magic_is_read() {
+    // An empty tar is two zero blocks: no `ustar` magic, so the archive keeps it in memory.
+    let empty = layer(&[]);
+    assert_eq!(empty.len(), 1024);
+    let image = read_test_archive(&one_layer_archive(&empty, &Digest::of(&empty))).unwrap();
+    assert_eq!(image.layers.len(), 1);
+    assert_eq!(image.layers[0].diff_id, Digest::of(&empty));
+    assert!(image.tree.entries.is_empty());
+}
+
+#[test]
+fn layer_listed_twice_is_squashed_twice() {
+    let bytes = layer(&[Item::File("f", b"same")]);
+    let diff_id = Digest::of(&bytes);
+    let archive = layer_archive(
+        &bytes,
+        &[diff_id.clone(), diff_id.clone()],
+        &["abc/layer.tar", "abc/layer.tar"],
+    );
+    let image = read_test_archive(&archive).unwrap();
+    assert_eq!(image.layers.len(), 2);
+    assert_eq!(image.tree.layers, [diff_id.clone(), diff_id]);
+    assert_eq!(image.tree.entry("/f").unwrap().layer, 1);
+    assert_eq!(image.tree.read("/f"), Some(&b"same"[..]));
 }
 
 #[test]
@@ -583,15 +633,7 @@ fn corrupt_layer_error_names_layer() {
     ];
     for (case, broken) in cases {
         let archive = one_layer_archive(&broken, &Digest::of(&plain));
-        let error = read_docker_archive(
-            &archive[..],
-            "docker-archive:test.tar".into(),
-            None,
-            None,
-            &want_all,
-            &Limits::default(),
-        )
-        .unwrap_err();
+        let error = read_test_archive(&archive).unwrap_err();
         assert!(
             matches!(error, SourceError::LayerCorrupt { .. }),
             "{case}: {error}"

@@ -12,7 +12,9 @@ use inline_scan::source::archive::{
     read_docker_archive, read_docker_archive_file, read_oci_archive,
 };
 use inline_scan::source::error::SourceError;
-use inline_scan::source::oci::{parse_platform, read_oci_dir};
+use inline_scan::source::oci::{
+    normalize_reference, parse_platform, platform_matches, read_oci_dir,
+};
 use inline_scan::source::{Compression, Limits, SourceImage};
 
 const MULTILAYER_TAG: &str = "sbomtest/multilayer-whiteout:1";
@@ -575,6 +577,49 @@ fn parse_platform_forms() {
     assert_eq!(platform.variant.as_deref(), Some("v8"));
     for bad in ["linux", "linux/", "/amd64", "a/b/c/d", ""] {
         assert!(parse_platform(bad).is_err(), "{bad:?} parsed");
+    }
+}
+
+#[test]
+fn platform_matching_rules() {
+    let cases = [
+        ("linux/amd64", "linux/amd64", true),
+        ("linux/x86_64", "linux/amd64", true),
+        ("linux/arm64", "linux/arm64/v8", true),
+        ("linux/arm64/v8", "linux/arm64", true),
+        ("linux/aarch64", "linux/arm64", true),
+        ("linux/arm/v7", "linux/arm/v6", false),
+        ("linux/arm", "linux/arm/v6", true),
+        ("linux/amd64", "linux/arm64", false),
+        ("windows/amd64", "linux/amd64", false),
+    ];
+    for (requested, actual, expected) in cases {
+        let requested_platform = parse_platform(requested).unwrap();
+        let actual_platform = parse_platform(actual).unwrap();
+        assert_eq!(
+            platform_matches(&requested_platform, &actual_platform),
+            expected,
+            "{requested} for {actual}"
+        );
+    }
+}
+
+#[test]
+fn reference_normalisation() {
+    let cases = [
+        ("alpine", "alpine:latest"),
+        ("alpine:3.20", "alpine:3.20"),
+        ("docker.io/library/alpine:3.20", "alpine:3.20"),
+        ("docker.io/sbomtest/rpm-sqlite:1", "sbomtest/rpm-sqlite:1"),
+        ("library/alpine", "alpine:latest"),
+        ("localhost:5000/team/app", "localhost:5000/team/app:latest"),
+        (
+            "registry.example:443/app:2@sha256:abc",
+            "registry.example:443/app:2",
+        ),
+    ];
+    for (reference, expected) in cases {
+        assert_eq!(normalize_reference(reference), expected, "{reference}");
     }
 }
 
