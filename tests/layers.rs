@@ -549,7 +549,7 @@ fn path_repeated_in_layer_keeps_last() {
 
 /// Builds a classic `docker save` tarball with one layer, its config listing `diff_id`.
 fn one_layer_archive(layer_bytes: &[u8], diff_id: &Digest) -> Vec<u8> {
-    layer_archive(layer_bytes, &[diff_id.clone()], &["abc/layer.tar"])
+    layer_archive(layer_bytes, std::slice::from_ref(diff_id), &["abc/layer.tar"])
 }
 
 /// Builds a classic `docker save` tarball with one layer member, listed under `layers` in
