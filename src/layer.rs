@@ -3,7 +3,8 @@
 //!
 //! Nothing in a layer is written to disk and a layer is never held in memory whole: only the
 //! captured file contents (each at most [`Limits::max_captured_file`]) and the entry metadata
-//! are kept.
+//! are kept. The sha256 passes run on a helper thread, and the chunks on their way to it take
+//! at most [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
 
 use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
@@ -105,9 +106,9 @@ pub enum LayerError {
 }
 
 /// The bytes of the tar stream handed to the hashing thread per message.
-const TAR_CHUNK: usize = 256 * 1024;
+pub const TAR_CHUNK: usize = 256 * 1024;
 /// The messages queued for the hashing thread before the walk waits for it.
-const HASH_QUEUE: usize = 16;
+pub const HASH_QUEUE: usize = 16;
 
 /// Bytes for the hashing thread: from the blob as stored, or from the uncompressed tar stream.
 enum HashInput {

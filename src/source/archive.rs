@@ -135,9 +135,9 @@ fn read_members(
         let result = (|| {
             let mut archive = tar::Archive::new(reader);
             let mut last_member = String::from("(start of archive)");
-            let corrupt = |after: &str, source| SourceError::ArchiveCorrupt {
+            let corrupt = |member: &str, source| SourceError::ArchiveCorrupt {
                 description: description.to_owned(),
-                after: after.to_owned(),
+                member: member.to_owned(),
                 source,
             };
             let entries = archive

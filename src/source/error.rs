@@ -33,12 +33,12 @@ pub enum SourceError {
     NotAnOciLayout { description: String, reason: String },
 
     #[error(
-        "{description} is truncated or corrupt (the tar stream failed after member {after:?}): \
-         {source}; write the archive again"
+        "{description} is truncated or corrupt near member {member:?}: {source}; write the \
+         archive again"
     )]
     ArchiveCorrupt {
         description: String,
-        after: String,
+        member: String,
         #[source]
         source: io::Error,
     },
