@@ -549,7 +549,11 @@ fn path_repeated_in_layer_keeps_last() {
 
 /// Builds a classic `docker save` tarball with one layer, its config listing `diff_id`.
 fn one_layer_archive(layer_bytes: &[u8], diff_id: &Digest) -> Vec<u8> {
-    layer_archive(layer_bytes, std::slice::from_ref(diff_id), &["abc/layer.tar"])
+    layer_archive(
+        layer_bytes,
+        std::slice::from_ref(diff_id),
+        &["abc/layer.tar"],
+    )
 }
 
 /// Builds a classic `docker save` tarball with one layer member, listed under `layers` in
@@ -633,7 +637,9 @@ fn corrupt_layer_error_names_layer() {
     ];
     for (case, broken) in cases {
         let archive = one_layer_archive(&broken, &Digest::of(&plain));
-        let error = read_test_archive(&archive).unwrap_err();
+        let error = read_test_archive(&archive)
+            .err()
+            .expect("the read should fail");
         assert!(
             matches!(error, SourceError::LayerCorrupt { .. }),
             "{case}: {error}"

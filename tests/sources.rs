@@ -497,7 +497,9 @@ fn two_image_archive() -> Vec<u8> {
 
 #[test]
 fn two_images_without_reference_is_ambiguous() {
-    let error = read_archive_bytes(&two_image_archive(), None).unwrap_err();
+    let error = read_archive_bytes(&two_image_archive(), None)
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::AmbiguousReference { .. }),
         "{error}"
@@ -527,7 +529,9 @@ fn two_images_select_by_tag() {
 #[test]
 fn unknown_reference_lists_choices() {
     // Without a tag the reference means :latest, which neither image has.
-    let error = read_archive_bytes(&two_image_archive(), Some("sbomtest/rpm-sqlite")).unwrap_err();
+    let error = read_archive_bytes(&two_image_archive(), Some("sbomtest/rpm-sqlite"))
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::ReferenceNotFound { .. }),
         "{error}"
@@ -547,7 +551,8 @@ fn platform_selects_or_lists_platforms() {
 
     let arm64 = parse_platform("linux/arm64").unwrap();
     let error = read_docker_archive_file(&path, None, Some(&arm64), &want_all, &Limits::default())
-        .unwrap_err();
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::PlatformNotFound { .. }),
         "{error}"
@@ -561,7 +566,8 @@ fn platform_selects_or_lists_platforms() {
         &want_all,
         &Limits::default(),
     )
-    .unwrap_err();
+    .err()
+    .expect("the read should fail");
     assert!(
         matches!(error, SourceError::PlatformNotFound { .. }),
         "{error}"
@@ -658,7 +664,9 @@ fn config_diff_id_mismatch_names_layer() {
         "manifest.json".into(),
         serde_json::to_vec(&manifest).unwrap(),
     ));
-    let error = read_archive_bytes(&tar_of(&members), None).unwrap_err();
+    let error = read_archive_bytes(&tar_of(&members), None)
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::DiffIdMismatch { index: 0, .. }),
         "{error}"
@@ -711,7 +719,9 @@ fn oci_dir_detects_changed_config_blob() {
     let mut bytes = fs::read(&config).unwrap();
     bytes.push(b' ');
     fs::write(&config, bytes).unwrap();
-    let error = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default()).unwrap_err();
+    let error = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default())
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::BlobDigestMismatch { .. }),
         "{error}"
@@ -733,7 +743,9 @@ fn oci_dir_detects_recompressed_layer_blob() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(&plain).unwrap();
     fs::write(&blob, encoder.finish().unwrap()).unwrap();
-    let error = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default()).unwrap_err();
+    let error = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default())
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::BlobDigestMismatch { .. }),
         "{error}"
@@ -745,7 +757,9 @@ fn oci_dir_detects_recompressed_layer_blob() {
 fn oci_dir_missing_blob_is_named() {
     let layout = copy_layout("rpm-sqlite.oci");
     fs::remove_file(layout.path().join("blobs/sha256").join(RPM_LAYER_2)).unwrap();
-    let error = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default()).unwrap_err();
+    let error = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default())
+        .err()
+        .expect("the read should fail");
     assert!(matches!(error, SourceError::MissingBlob { .. }), "{error}");
     assert!(error.to_string().contains(RPM_LAYER_2), "{error}");
 }
@@ -759,7 +773,8 @@ fn oci_dir_reference_not_found_lists_refs() {
         &want_all,
         &Limits::default(),
     )
-    .unwrap_err();
+    .err()
+    .expect("the read should fail");
     assert!(
         matches!(error, SourceError::ReferenceNotFound { .. }),
         "{error}"
@@ -774,6 +789,31 @@ fn oci_dir_reference_not_found_lists_refs() {
     )
     .unwrap();
     assert_eq!(image.repo_tags, ["1"]);
+}
+
+#[test]
+fn oci_dir_one_image_under_two_names() {
+    let layout = copy_layout("rpm-sqlite.oci");
+    let index_path = layout.path().join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    let mut second = index["manifests"][0].clone();
+    second["annotations"]["org.opencontainers.image.ref.name"] = "latest".into();
+    index["manifests"].as_array_mut().unwrap().push(second);
+    fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+
+    let image = read_oci_dir(layout.path(), None, None, &want_all, &Limits::default()).unwrap();
+    assert_eq!(image.repo_tags, ["1", "latest"]);
+    let image = read_oci_dir(
+        layout.path(),
+        Some("latest"),
+        None,
+        &want_all,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(image.repo_tags, ["latest"]);
+    check_rpm_sqlite(&image);
 }
 
 #[test]
@@ -823,7 +863,8 @@ fn oci_dir_nested_index_by_platform() {
         &want_all,
         &Limits::default(),
     )
-    .unwrap_err();
+    .err()
+    .expect("the read should fail");
     assert!(
         matches!(error, SourceError::AmbiguousReference { .. }),
         "{error}"
@@ -853,7 +894,8 @@ fn oci_dir_nested_index_by_platform() {
         &want_all,
         &Limits::default(),
     )
-    .unwrap_err();
+    .err()
+    .expect("the read should fail");
     assert!(
         matches!(error, SourceError::PlatformNotFound { .. }),
         "{error}"
@@ -867,8 +909,9 @@ fn json_larger_than_limit_is_rejected() {
         max_json: 400,
         ..Limits::default()
     };
-    let error =
-        read_oci_dir(&fixture("rpm-sqlite.oci"), None, None, &want_all, &limits).unwrap_err();
+    let error = read_oci_dir(&fixture("rpm-sqlite.oci"), None, None, &want_all, &limits)
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::JsonTooLarge { size: 558, .. }),
         "{error}"
@@ -880,7 +923,8 @@ fn json_larger_than_limit_is_rejected() {
         &want_all,
         &limits,
     )
-    .unwrap_err();
+    .err()
+    .expect("the read should fail");
     assert!(matches!(error, SourceError::JsonTooLarge { .. }), "{error}");
     assert!(error.to_string().contains("4d2a497d88e5"), "{error}");
 }
@@ -889,7 +933,9 @@ fn json_larger_than_limit_is_rejected() {
 fn truncated_archive_is_an_error() {
     let bytes = fs::read(fixture("multilayer-whiteout.docker.tar")).unwrap();
     for cut in [bytes.len() / 3, bytes.len() - 3000] {
-        let error = read_archive_bytes(&bytes[..cut], None).unwrap_err();
+        let error = read_archive_bytes(&bytes[..cut], None)
+            .err()
+            .expect("the read should fail");
         assert!(
             matches!(
                 error,
@@ -907,7 +953,9 @@ fn truncated_archive_is_an_error() {
 #[test]
 fn plain_tar_is_not_an_archive() {
     let archive = tar_of(&[Member::File("hello.txt".into(), b"hello".to_vec())]);
-    let error = read_archive_bytes(&archive, None).unwrap_err();
+    let error = read_archive_bytes(&archive, None)
+        .err()
+        .expect("the read should fail");
     assert!(matches!(error, SourceError::NotAnArchive { .. }), "{error}");
     assert!(error.to_string().contains("hello.txt"), "{error}");
 }
@@ -915,8 +963,9 @@ fn plain_tar_is_not_an_archive() {
 #[test]
 fn missing_paths_are_not_found() {
     let missing = fixture("no-such-image.tar");
-    let error =
-        read_docker_archive_file(&missing, None, None, &want_all, &Limits::default()).unwrap_err();
+    let error = read_docker_archive_file(&missing, None, None, &want_all, &Limits::default())
+        .err()
+        .expect("the read should fail");
     assert!(matches!(error, SourceError::NotFound { .. }), "{error}");
     let error = read_oci_dir(
         &fixture("no-such-layout"),
@@ -925,10 +974,13 @@ fn missing_paths_are_not_found() {
         &want_all,
         &Limits::default(),
     )
-    .unwrap_err();
+    .err()
+    .expect("the read should fail");
     assert!(matches!(error, SourceError::NotFound { .. }), "{error}");
     let empty = tempfile::tempdir().unwrap();
-    let error = read_oci_dir(empty.path(), None, None, &want_all, &Limits::default()).unwrap_err();
+    let error = read_oci_dir(empty.path(), None, None, &want_all, &Limits::default())
+        .err()
+        .expect("the read should fail");
     assert!(
         matches!(error, SourceError::NotAnOciLayout { .. }),
         "{error}"

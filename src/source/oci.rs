@@ -223,11 +223,12 @@ pub(crate) fn select_manifest(
         }
     };
 
-    let mut candidates = Vec::new();
+    let mut found = Vec::new();
     for descriptor in top {
         let names = descriptor_names(descriptor);
-        collect_candidates(store, descriptor, None, &names, 0, &mut candidates)?;
+        collect_candidates(store, descriptor, None, &names, 0, &mut found)?;
     }
+    let candidates = merge_duplicates(found);
 
     let chosen = choose_candidate(store, candidates, reference, platform)?;
     let manifest_digest = descriptor_digest(&chosen.descriptor, description)?;
@@ -252,6 +253,29 @@ pub(crate) fn select_manifest(
         config,
         repo_tags: chosen.names,
     })
+}
+
+/// Merges candidates for the same manifest and platform (one image under several ref names)
+/// into one that carries all the names, keeping the first one's position.
+fn merge_duplicates(found: Vec<Candidate>) -> Vec<Candidate> {
+    let mut merged: Vec<Candidate> = Vec::with_capacity(found.len());
+    for candidate in found {
+        let same = merged.iter_mut().find(|kept| {
+            kept.descriptor.digest() == candidate.descriptor.digest()
+                && kept.descriptor.platform() == candidate.descriptor.platform()
+        });
+        match same {
+            Some(kept) => {
+                for name in candidate.names {
+                    if !kept.names.contains(&name) {
+                        kept.names.push(name);
+                    }
+                }
+            }
+            None => merged.push(candidate),
+        }
+    }
+    merged
 }
 
 fn collect_candidates(
