@@ -266,6 +266,36 @@ fn multilayer_oci_dir() {
     }
 }
 
+/// A reader that returns at most 7 bytes per call, as a slow pipe might.
+struct ShortReads<'a>(&'a [u8]);
+
+impl std::io::Read for ShortReads<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let count = buf.len().min(7).min(self.0.len());
+        buf[..count].copy_from_slice(&self.0[..count]);
+        self.0 = &self.0[count..];
+        Ok(count)
+    }
+}
+
+#[test]
+fn short_reads_give_same_image() {
+    let bytes = fs::read(fixture("multilayer-whiteout.docker.tar")).unwrap();
+    let image = read_docker_archive(
+        ShortReads(&bytes),
+        "docker-archive:stream".into(),
+        None,
+        None,
+        &want_all,
+        &Limits::default(),
+    )
+    .unwrap();
+    let expected = docker_archive("multilayer-whiteout.docker.tar");
+    assert_same_tree(&image.tree, &expected.tree);
+    assert_eq!(image.layers, expected.layers);
+    assert_eq!(image.config, expected.config);
+}
+
 #[test]
 fn multilayer_forms_squash_alike() {
     let classic = docker_archive("multilayer-whiteout.docker.tar");
@@ -446,13 +476,19 @@ fn docker25_archive_reads_like_layout() {
 #[test]
 fn oci_archive_reads_like_layout() {
     let layout = fixture("rpm-sqlite.oci");
-    let members: Vec<Member> = layout_members(&layout)
+    let mut members: Vec<Member> = layout_members(&layout)
         .into_iter()
         .map(|(name, bytes)| Member::File(name, bytes))
         .collect();
-    let archive = tar_of(&members);
+    check_oci_archive(&tar_of(&members));
+    // The same layout with index.json and oci-layout ahead of the blobs.
+    members.rotate_right(2);
+    check_oci_archive(&tar_of(&members));
+}
+
+fn check_oci_archive(archive: &[u8]) {
     let image = read_oci_archive(
-        &archive[..],
+        archive,
         "oci-archive:test.tar".into(),
         Some("1"),
         None,
