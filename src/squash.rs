@@ -21,7 +21,7 @@ use crate::layer::{LayerEntry, LayerEntryKind, LayerScan};
 /// Mode given to a parent directory that a layer implies but does not list.
 const IMPLIED_DIRECTORY_MODE: u32 = 0o755;
 
-/// Builds a [`FileTree`] from layer scans added in order, bottom layer first.
+/// A builder of the squashed [`FileTree`], fed layer scans in order, bottom layer first.
 #[derive(Debug, Default)]
 pub struct Squasher {
     tree: FileTree,

@@ -585,11 +585,11 @@ fn open_archive(path: &Path) -> Result<BufReader<File>, SourceError> {
 fn not_an_archive(contents: &ArchiveContents, reason: &str) -> SourceError {
     let mut names: Vec<&str> = contents.sizes.keys().map(String::as_str).collect();
     names.sort_unstable();
-    let shown: Vec<&str> = names.iter().take(5).copied().collect();
-    let listing = if shown.is_empty() {
+    let first_names: Vec<&str> = names.iter().take(5).copied().collect();
+    let listing = if first_names.is_empty() {
         "the tar has no files".to_owned()
     } else {
-        format!("its first members are {}", shown.join(", "))
+        format!("its first members are {}", first_names.join(", "))
     };
     SourceError::NotAnArchive {
         description: contents.description.clone(),
