@@ -247,6 +247,9 @@ pub fn scan_layer(
     });
     walked?;
 
+    // NOTE: Go's archive/tar, and so `docker load`, accepts a tar that stops cleanly after an
+    // entry without end blocks. Such a layer is rejected here as truncated, because a cut
+    // stream looks the same; no real layer without end blocks has been seen to test this on.
     if tar.count > 0 && tar.count - tar.end_of_last_nonzero < TAR_BLOCK {
         return Err(LayerError::MissingEndOfArchive { size: tar.count });
     }
