@@ -247,9 +247,9 @@ pub fn scan_layer(
     });
     walked?;
 
-    // NOTE: Go's archive/tar, and so `docker load`, accepts a tar that stops cleanly after an
-    // entry without end blocks. Such a layer is rejected here as truncated, because a cut
-    // stream looks the same; no real layer without end blocks has been seen to test this on.
+    // NOTE: some tar readers take a clean stop after an entry, without end blocks, as the end
+    // of the archive. Such a layer is rejected here as truncated, because a cut stream looks
+    // the same.
     if tar.count > 0 && tar.count - tar.end_of_last_nonzero < TAR_BLOCK {
         return Err(LayerError::MissingEndOfArchive { size: tar.count });
     }
@@ -349,8 +349,8 @@ impl Walk<'_> {
     fn record<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let header = entry.header();
-        // Empty or garbled numeric fields read as 0, as Go's archive/tar (which Docker uses)
-        // reads them.
+        // Empty or garbled numeric fields read as 0 instead of failing the layer, because
+        // nothing downstream depends on them.
         let mode = header.mode().unwrap_or(0) & 0o7777;
         let uid = header.uid().unwrap_or(0);
         let gid = header.gid().unwrap_or(0);
