@@ -349,8 +349,8 @@ impl Walk<'_> {
     fn record<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let header = entry.header();
-        // Empty or garbled numeric fields read as 0 instead of failing the layer, because
-        // nothing downstream depends on them.
+        // Empty or garbled numeric fields read as 0 instead of failing the layer, so the
+        // entry's name and contents stay usable.
         let mode = header.mode().unwrap_or(0) & 0o7777;
         let uid = header.uid().unwrap_or(0);
         let gid = header.gid().unwrap_or(0);

@@ -114,8 +114,8 @@ impl Squasher {
     }
 
     /// Makes sure every ancestor of `path` is a directory. A missing one is added as if the
-    /// layer had listed it. A non-directory ancestor is replaced by a directory, as unpacking
-    /// the layer with `tar` would do.
+    /// layer had listed it. A non-directory ancestor is replaced by a directory, so the entry
+    /// stays reachable.
     fn ensure_parents(&mut self, path: &str, layer: usize) {
         let mut missing = Vec::new();
         let mut current = path;

@@ -1,7 +1,7 @@
 //! Layer compression: detection from the first bytes of a blob and a reader that undoes it.
 //!
-//! The media type a manifest declares is never trusted, because `docker save` labels
-//! uncompressed layers as gzip and some registries label zstd layers as gzip.
+//! The media type a manifest declares is not trusted, because it can be wrong: syft 1.18.1, for
+//! one, declares gzip for the uncompressed layers of a `docker save` tarball.
 
 use std::fmt;
 use std::io::{self, Cursor, Read};

@@ -19,7 +19,7 @@ use crate::squash::Squasher;
 
 /// The annotation that names an image in an OCI layout's `index.json`.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
-/// The annotation containerd and Docker 25+ put beside the ref name: the full image name.
+/// The annotation containerd puts beside the ref name: the full image name.
 pub const CONTAINERD_NAME_ANNOTATION: &str = "io.containerd.image.name";
 /// The annotation BuildKit puts on attestation manifests, which are not runnable images.
 const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
