@@ -1,7 +1,8 @@
 //! Layer compression: detection from the first bytes of a blob and a reader that undoes it.
 //!
 //! The media type a manifest declares is not trusted, because it can be wrong: syft 1.18.1, for
-//! one, declares gzip for the uncompressed layers of a `docker save` tarball.
+//! one, declares gzip for uncompressed layers in the manifest it synthesizes for a `docker save`
+//! tarball.
 
 use std::fmt;
 use std::io::{self, Cursor, Read};
