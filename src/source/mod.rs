@@ -2,6 +2,11 @@
 //! archives. Each source yields the exact manifest and config bytes it has, and streams every
 //! layer once through the layer walk, which builds the squashed [`FileTree`].
 
+pub mod archive;
+pub mod compression;
+pub mod error;
+pub mod oci;
+
 use std::path::PathBuf;
 
 use crate::digest::Digest;

@@ -1,0 +1,546 @@
+//! The layer walk: reads one layer blob once, as a stream, and records its entries, its digests
+//! and the contents of the files a cataloger asked for.
+//!
+//! Nothing in a layer is written to disk and a layer is never held in memory whole: only the
+//! captured file contents (each at most [`Limits::max_captured_file`]) and the entry metadata
+//! are kept. The sha256 passes run on a helper thread, and the chunks on their way to it take
+//! at most [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
+
+use std::collections::HashMap;
+use std::io::{self, Cursor, Read};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
+use sha2::{Digest as _, Sha256};
+use tar::EntryType;
+
+use crate::digest::Digest;
+use crate::filesystem::{FileKind, normalize_path};
+use crate::source::compression;
+use crate::source::{Compression, Limits};
+
+/// The basename that marks a directory as opaque: lower layers' children are hidden.
+pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+/// The basename prefix that deletes the lower path named by the rest of the basename.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+/// The basename prefix of aufs bookkeeping files (`.wh..wh.plnk`, `.wh..wh.aufs`), which are
+/// not part of the image's file system.
+const AUFS_META_PREFIX: &str = ".wh..wh.";
+
+/// The size of a tar block. The archive ends with two zero blocks.
+const TAR_BLOCK: u64 = 512;
+
+/// The effect of one layer entry on the squashed file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerEntryKind {
+    /// The entry adds or replaces a file of this kind at its path.
+    File(FileKind),
+    /// A `.wh.NAME` marker: the path (already without the prefix) and its subtree are deleted.
+    Whiteout,
+    /// A `.wh..wh..opq` marker: the children that lower layers put in this directory are hidden.
+    OpaqueDirectory,
+}
+
+/// One entry of a layer tar, as the walk recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerEntry {
+    /// Normalised absolute path. For a whiteout it is the deleted path, for an opaque marker the
+    /// directory.
+    pub path: String,
+    pub kind: LayerEntryKind,
+    /// Permission and special bits (`0o7777` mask) from the header.
+    pub mode: u32,
+    /// Size in bytes. A hardlink takes the size of its target.
+    pub size: u64,
+    pub uid: u64,
+    pub gid: u64,
+    /// For a tar hardlink: the normalised path of the earlier entry in this layer it links to.
+    pub hardlink_to: Option<String>,
+}
+
+/// A condition in a layer that does not stop the scan but loses information.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerWarning {
+    pub path: String,
+    pub message: String,
+}
+
+/// Everything the walk learned from one layer.
+#[derive(Debug, Clone)]
+pub struct LayerScan {
+    /// sha256 of the uncompressed tar stream, end blocks and padding included.
+    pub diff_id: Digest,
+    /// sha256 of the blob bytes as read.
+    pub blob_digest: Digest,
+    pub blob_size: u64,
+    pub uncompressed_size: u64,
+    pub compression: Compression,
+    /// Entries in archive order. A path may appear more than once, and the later entry wins.
+    pub entries: Vec<LayerEntry>,
+    /// Captured contents of regular files, by normalised path, as of the last entry for a path.
+    pub contents: HashMap<String, Arc<[u8]>>,
+    pub warnings: Vec<LayerWarning>,
+}
+
+/// The reason a layer could not be read. The caller adds which layer it was.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("failed to read the {compression} layer stream: {source}")]
+    Read {
+        compression: Compression,
+        #[source]
+        source: io::Error,
+    },
+    #[error("invalid tar entry {path:?}: {source}")]
+    Entry {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "the layer's tar stream ends after {size} bytes without the end-of-archive blocks, so it \
+         is truncated"
+    )]
+    MissingEndOfArchive { size: u64 },
+}
+
+/// The bytes of the tar stream handed to the hashing thread per message.
+pub const TAR_CHUNK: usize = 256 * 1024;
+/// The messages queued for the hashing thread before the walk waits for it.
+pub const HASH_QUEUE: usize = 16;
+
+/// Bytes for the hashing thread: from the blob as stored, or from the uncompressed tar stream.
+enum HashInput {
+    Blob(Arc<[u8]>),
+    Tar(Arc<[u8]>),
+}
+
+/// A running sha256 and byte count of one stream. It also tracks where the last non-zero byte
+/// was, so the caller can check that the stream ended with zero blocks.
+struct StreamHash {
+    hasher: Sha256,
+    count: u64,
+    end_of_last_nonzero: u64,
+}
+
+impl StreamHash {
+    fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            count: 0,
+            end_of_last_nonzero: 0,
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        if let Some(last) = chunk.iter().rposition(|&byte| byte != 0) {
+            self.end_of_last_nonzero = self.count + last as u64 + 1;
+        }
+        self.count += chunk.len() as u64;
+    }
+}
+
+/// Hashes the messages until every sender is gone. Returns the blob and tar stream hashes.
+fn hash_inputs(inputs: Receiver<HashInput>) -> (StreamHash, StreamHash) {
+    let mut blob = StreamHash::new();
+    let mut tar = StreamHash::new();
+    for input in inputs {
+        match input {
+            HashInput::Blob(chunk) => blob.update(&chunk),
+            HashInput::Tar(chunk) => tar.update(&chunk),
+        }
+    }
+    (blob, tar)
+}
+
+/// A reader that passes a copy of every byte of the compressed blob to the hashing thread.
+struct BlobTap<R> {
+    inner: R,
+    hashes: SyncSender<HashInput>,
+}
+
+impl<R: Read> Read for BlobTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        if read > 0 {
+            // A closed channel means the hashing thread is gone, and joining it reports why.
+            let _ = self.hashes.send(HashInput::Blob(Arc::from(&buf[..read])));
+        }
+        Ok(read)
+    }
+}
+
+/// A reader over the uncompressed tar stream that reads it in chunks and shares each chunk
+/// with the hashing thread, so the walk and the hashing run on different cores.
+struct TarTap<R> {
+    inner: R,
+    hashes: SyncSender<HashInput>,
+    chunk: Arc<[u8]>,
+    position: usize,
+}
+
+impl<R: Read> Read for TarTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.position == self.chunk.len() {
+            let mut next = Vec::with_capacity(TAR_CHUNK);
+            self.inner
+                .by_ref()
+                .take(TAR_CHUNK as u64)
+                .read_to_end(&mut next)?;
+            if next.is_empty() {
+                return Ok(0);
+            }
+            self.chunk = Arc::from(next);
+            self.position = 0;
+            let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        }
+        let count = buf.len().min(self.chunk.len() - self.position);
+        buf[..count].copy_from_slice(&self.chunk[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
+/// Reads one layer blob (gzip, zstd or plain tar, detected from its first bytes) to its very
+/// end, once, as a stream.
+///
+/// Every entry is recorded by its normalised path. A regular file's contents are captured when
+/// `wants(path)` is true and its size is at most `limits.max_captured_file`. Larger wanted files
+/// get a warning instead. Whiteout and opaque markers are recognised by name alone, because
+/// `docker save` has written them with stale link names and types. A hardlink takes the kind,
+/// size and captured contents of its target, which must come earlier in the same layer.
+pub fn scan_layer(
+    mut reader: impl Read,
+    wants: &dyn Fn(&str) -> bool,
+    limits: &Limits,
+) -> Result<LayerScan, LayerError> {
+    let prefix =
+        compression::read_prefix(&mut reader, compression::MAGIC_LEN).map_err(|source| {
+            LayerError::Read {
+                compression: Compression::None,
+                source,
+            }
+        })?;
+    let compression = compression::detect(&prefix);
+    let stored = Cursor::new(prefix).chain(reader);
+    let mut walk = Walk {
+        wants,
+        limits,
+        entries: Vec::new(),
+        contents: HashMap::new(),
+        warnings: Vec::new(),
+        latest: HashMap::new(),
+    };
+
+    // Both sha256 passes run on a second thread while this one decompresses and walks.
+    let (walked, blob, tar) = thread::scope(|scope| {
+        let (sender, receiver) = sync_channel(HASH_QUEUE);
+        let hasher = scope.spawn(move || hash_inputs(receiver));
+        let walked = walk_stream(&mut walk, stored, compression, sender);
+        let (blob, tar) = match hasher.join() {
+            Ok(hashes) => hashes,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (walked, blob, tar)
+    });
+    walked?;
+
+    // NOTE: some tar readers take a clean stop after an entry, without end blocks, as the end
+    // of the archive. Such a layer is rejected here as truncated, because a cut stream looks
+    // the same.
+    if tar.count > 0 && tar.count - tar.end_of_last_nonzero < TAR_BLOCK {
+        return Err(LayerError::MissingEndOfArchive { size: tar.count });
+    }
+    let diff_id = Digest::from_hasher(tar.hasher);
+    // An uncompressed blob is the tar stream itself, so it is hashed once.
+    let (blob_digest, blob_size) = if compression == Compression::None {
+        (diff_id.clone(), tar.count)
+    } else {
+        (Digest::from_hasher(blob.hasher), blob.count)
+    };
+
+    Ok(LayerScan {
+        diff_id,
+        blob_digest,
+        blob_size,
+        uncompressed_size: tar.count,
+        compression,
+        entries: walk.entries,
+        contents: walk.contents,
+        warnings: walk.warnings,
+    })
+}
+
+/// Decompresses `stored` and walks the tar stream to its very end, sending the bytes on both
+/// sides of the decoder to the hashing thread.
+fn walk_stream(
+    walk: &mut Walk<'_>,
+    stored: impl Read,
+    compression: Compression,
+    hashes: SyncSender<HashInput>,
+) -> Result<(), LayerError> {
+    let read_error = |source| LayerError::Read {
+        compression,
+        source,
+    };
+    let mut blob = BlobTap {
+        inner: stored,
+        hashes: hashes.clone(),
+    };
+    let decoded = if compression == Compression::None {
+        compression::decoder(compression, &mut blob.inner)
+    } else {
+        compression::decoder(compression, &mut blob)
+    }
+    .map_err(read_error)?;
+    let mut tar_stream = TarTap {
+        inner: decoded,
+        hashes,
+        chunk: Arc::from(Vec::new()),
+        position: 0,
+    };
+    walk.read_entries(&mut tar_stream, compression)?;
+
+    // The diffID covers everything after the last entry too: the end blocks and the padding
+    // up to the record size.
+    io::copy(&mut tar_stream, &mut io::sink()).map_err(read_error)?;
+    drop(tar_stream);
+    // Bytes after the compressed stream's end still belong to the blob and its digest.
+    if compression != Compression::None {
+        io::copy(&mut blob, &mut io::sink()).map_err(read_error)?;
+    }
+    Ok(())
+}
+
+/// The state of one layer walk.
+struct Walk<'a> {
+    wants: &'a dyn Fn(&str) -> bool,
+    limits: &'a Limits,
+    entries: Vec<LayerEntry>,
+    contents: HashMap<String, Arc<[u8]>>,
+    warnings: Vec<LayerWarning>,
+    /// Index into `entries` of the latest entry for each path, for hardlink targets.
+    latest: HashMap<String, usize>,
+}
+
+impl Walk<'_> {
+    fn read_entries(
+        &mut self,
+        stream: &mut impl Read,
+        compression: Compression,
+    ) -> Result<(), LayerError> {
+        let mut archive = tar::Archive::new(stream);
+        let entries = archive.entries().map_err(|source| LayerError::Read {
+            compression,
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| LayerError::Read {
+                compression,
+                source,
+            })?;
+            self.record(entry)?;
+        }
+        Ok(())
+    }
+
+    fn record<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
+        let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let header = entry.header();
+        // Empty or garbled numeric fields read as 0 instead of failing the layer, so the
+        // entry's name and contents stay usable.
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
+        let entry_type = header.entry_type();
+        let size = entry.size();
+
+        // The root directory itself carries nothing the squashed tree needs.
+        let Some(path) = normalize_path(&raw_path) else {
+            return Ok(());
+        };
+        let (parent, name) = split_parent(&path);
+        if name == OPAQUE_MARKER {
+            let directory = if parent.is_empty() { "/" } else { parent };
+            self.push_marker(
+                directory.to_owned(),
+                LayerEntryKind::OpaqueDirectory,
+                mode,
+                uid,
+                gid,
+            );
+            return Ok(());
+        }
+        if name.starts_with(AUFS_META_PREFIX) {
+            return Ok(());
+        }
+        if let Some(deleted) = name.strip_prefix(WHITEOUT_PREFIX) {
+            // A bare `.wh.` names nothing. Reading it as its directory would let one entry
+            // delete a whole subtree, or the root.
+            if deleted.is_empty() {
+                self.warnings.push(LayerWarning {
+                    path,
+                    message: "whiteout without a name, ignored".to_owned(),
+                });
+                return Ok(());
+            }
+            self.push_marker(
+                format!("{parent}/{deleted}"),
+                LayerEntryKind::Whiteout,
+                mode,
+                uid,
+                gid,
+            );
+            return Ok(());
+        }
+
+        let kind = match entry_type {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => FileKind::Regular,
+            EntryType::Directory => FileKind::Directory,
+            EntryType::Symlink => {
+                let target = entry.link_name_bytes().unwrap_or_default();
+                FileKind::Symlink(String::from_utf8_lossy(&target).into_owned())
+            }
+            EntryType::Char => FileKind::CharDevice,
+            EntryType::Block => FileKind::BlockDevice,
+            EntryType::Fifo => FileKind::Fifo,
+            EntryType::Link => {
+                let target = entry.link_name_bytes().unwrap_or_default();
+                let target = String::from_utf8_lossy(&target).into_owned();
+                self.push_hardlink(path, &target, mode, uid, gid);
+                return Ok(());
+            }
+            // PAX global headers and unknown types describe no file.
+            _ => return Ok(()),
+        };
+
+        if kind == FileKind::Regular {
+            self.capture(&mut entry, &path, size)
+                .map_err(|source| LayerError::Entry {
+                    path: raw_path.clone(),
+                    source,
+                })?;
+        } else {
+            self.contents.remove(&path);
+        }
+        self.push(LayerEntry {
+            path,
+            kind: LayerEntryKind::File(kind),
+            mode,
+            size,
+            uid,
+            gid,
+            hardlink_to: None,
+        });
+        Ok(())
+    }
+
+    /// Reads the entry's data when a cataloger wants it and it fits the limit. Data not read
+    /// here is skipped by the tar reader without being stored.
+    fn capture(&mut self, data: &mut impl Read, path: &str, size: u64) -> io::Result<()> {
+        self.contents.remove(path);
+        if !(self.wants)(path) {
+            return Ok(());
+        }
+        if size > self.limits.max_captured_file {
+            self.warnings.push(LayerWarning {
+                path: path.to_owned(),
+                message: format!(
+                    "file of {size} bytes is larger than the capture limit of {} bytes, so its \
+                     contents were not read",
+                    self.limits.max_captured_file
+                ),
+            });
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        data.take(size).read_to_end(&mut bytes)?;
+        self.contents.insert(path.to_owned(), Arc::from(bytes));
+        Ok(())
+    }
+
+    fn push_hardlink(&mut self, path: String, raw_target: &str, mode: u32, uid: u64, gid: u64) {
+        let target = normalize_path(raw_target).unwrap_or_else(|| "/".to_owned());
+        let found = self.latest.get(&target).map(|&index| &self.entries[index]);
+        let (kind, size) = match found {
+            Some(LayerEntry {
+                kind: LayerEntryKind::File(kind),
+                size,
+                ..
+            }) if *kind != FileKind::Directory => (kind.clone(), *size),
+            _ => {
+                self.contents.remove(&path);
+                self.warnings.push(LayerWarning {
+                    path: path.clone(),
+                    message: format!(
+                        "hardlink target {target} is not an earlier file in the same layer, so \
+                         the link is recorded as an empty regular file"
+                    ),
+                });
+                self.push(LayerEntry {
+                    path,
+                    kind: LayerEntryKind::File(FileKind::Regular),
+                    mode,
+                    size: 0,
+                    uid,
+                    gid,
+                    hardlink_to: Some(target),
+                });
+                return;
+            }
+        };
+        match self.contents.get(&target).cloned() {
+            Some(bytes) => {
+                self.contents.insert(path.clone(), bytes);
+            }
+            None => {
+                self.contents.remove(&path);
+                if kind == FileKind::Regular && (self.wants)(&path) {
+                    self.warnings.push(LayerWarning {
+                        path: path.clone(),
+                        message: format!(
+                            "hardlink to {target}, whose contents were not captured, so this \
+                             file's contents are unavailable"
+                        ),
+                    });
+                }
+            }
+        }
+        self.push(LayerEntry {
+            path,
+            kind: LayerEntryKind::File(kind),
+            mode,
+            size,
+            uid,
+            gid,
+            hardlink_to: Some(target),
+        });
+    }
+
+    fn push_marker(&mut self, path: String, kind: LayerEntryKind, mode: u32, uid: u64, gid: u64) {
+        self.entries.push(LayerEntry {
+            path,
+            kind,
+            mode,
+            size: 0,
+            uid,
+            gid,
+            hardlink_to: None,
+        });
+    }
+
+    fn push(&mut self, entry: LayerEntry) {
+        self.latest.insert(entry.path.clone(), self.entries.len());
+        self.entries.push(entry);
+    }
+}
+
+/// Splits a normalised path into its parent (empty for a top-level name) and basename.
+fn split_parent(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(index) => (&path[..index], &path[index + 1..]),
+        None => ("", path),
+    }
+}

@@ -1,0 +1,168 @@
+//! Errors of the file sources: `docker-archive`, `oci-dir` and `oci-archive`.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::digest::Digest;
+use crate::layer::LayerError;
+
+/// A failure to read an image from a file source. Each variant names the source (its
+/// `description`, such as `docker-archive:image.tar`) and the member, blob or layer involved.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path} not found: check the path, or create it with `docker save` or `skopeo copy`")]
+    NotFound { path: PathBuf },
+
+    #[error("failed to read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(
+        "{description} is not a docker save or OCI image archive: {reason}; create it with \
+         `docker save IMAGE -o FILE` or `skopeo copy ... oci-archive:FILE`"
+    )]
+    NotAnArchive { description: String, reason: String },
+
+    #[error(
+        "{description} is not an OCI image layout: {reason}; point oci-dir: at the directory \
+         that contains index.json and oci-layout"
+    )]
+    NotAnOciLayout { description: String, reason: String },
+
+    #[error(
+        "{description} is truncated or corrupt near member {member:?}: {source}; write the \
+         archive again"
+    )]
+    ArchiveCorrupt {
+        description: String,
+        member: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(
+        "layer {layer} in {description} is truncated or corrupt: {source}; write the image \
+         again"
+    )]
+    LayerCorrupt {
+        description: String,
+        layer: String,
+        #[source]
+        source: LayerError,
+    },
+
+    #[error(
+        "layer {index} ({layer}) in {description} has diffID {actual}, but the image config \
+         lists {expected}; the layer does not belong to this config, so write the image again"
+    )]
+    DiffIdMismatch {
+        description: String,
+        index: usize,
+        layer: String,
+        expected: Digest,
+        actual: Digest,
+    },
+
+    #[error(
+        "{description} lists {layers} layers but its config has {diff_ids} rootfs.diff_ids; the \
+         manifest and config do not match"
+    )]
+    LayerCountMismatch {
+        description: String,
+        layers: usize,
+        diff_ids: usize,
+    },
+
+    #[error(
+        "blob {blob} in {description} has digest {actual}, not the {expected} it is stored \
+         under; the blob is corrupt, so copy the image again"
+    )]
+    BlobDigestMismatch {
+        description: String,
+        blob: String,
+        expected: String,
+        actual: Digest,
+    },
+
+    #[error(
+        "blob {blob} is {actual} bytes in {description}, but its descriptor says {expected}; \
+         copy the image again"
+    )]
+    BlobSizeMismatch {
+        description: String,
+        blob: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "{description} has no {member}, which {referrer} refers to; the archive is incomplete, \
+         so write it again"
+    )]
+    MissingBlob {
+        description: String,
+        member: String,
+        referrer: String,
+    },
+
+    #[error("{description} uses digest {digest}, but only sha256 digests are supported")]
+    UnsupportedDigest { description: String, digest: String },
+
+    #[error(
+        "{description} contains several images and none was selected uniquely{requested}; \
+         choose one by appending :REF (and --platform where needed) from: {choices}"
+    )]
+    AmbiguousReference {
+        description: String,
+        requested: String,
+        choices: String,
+    },
+
+    #[error("{description} has no image named {reference:?}; it contains: {choices}")]
+    ReferenceNotFound {
+        description: String,
+        reference: String,
+        choices: String,
+    },
+
+    #[error(
+        "{description} has no image for platform {platform}; it has: {platforms}; set \
+         --platform to one of them"
+    )]
+    PlatformNotFound {
+        description: String,
+        platform: String,
+        platforms: String,
+    },
+
+    #[error("invalid platform {value:?}: expected OS/ARCH or OS/ARCH/VARIANT, such as linux/arm64")]
+    InvalidPlatform { value: String },
+
+    #[error(
+        "{member} in {description} is {size} bytes, more than the {limit}-byte limit for JSON \
+         documents; the archive is malformed or hostile"
+    )]
+    JsonTooLarge {
+        description: String,
+        member: String,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "{description} holds more than {limit} bytes of small non-layer members; the archive \
+         is malformed or hostile"
+    )]
+    MetadataTooLarge { description: String, limit: u64 },
+
+    #[error("invalid JSON in {member} of {description}: {source}")]
+    InvalidJson {
+        description: String,
+        member: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}

@@ -1,0 +1,181 @@
+//! Squash: stacks layer scans, bottom first, into the file system a container would see.
+//!
+//! The rules are those of the OCI image layer specification and of overlayfs:
+//! - `.wh.NAME` deletes NAME and everything under it from the lower layers;
+//! - `.wh..wh..opq` hides the lower children of its directory, before the layer's own entries
+//!   are added;
+//! - a non-directory at a path where a lower layer has a directory replaces the whole subtree;
+//! - a directory at a path where a lower layer has a non-directory replaces it;
+//! - otherwise the upper entry wins.
+//!
+//! The tree keeps one invariant: every entry's ancestors exist as directories. Subtrees are
+//! removed with a range scan of the sorted map, so the cost of a removal grows with the size of
+//! the subtree, not of the image.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::filesystem::{FileEntry, FileKind, FileTree};
+use crate::layer::{LayerEntry, LayerEntryKind, LayerScan};
+
+/// Mode given to a parent directory that a layer implies but does not list.
+const IMPLIED_DIRECTORY_MODE: u32 = 0o755;
+
+/// A builder of the squashed [`FileTree`], fed layer scans in order, bottom layer first.
+#[derive(Debug, Default)]
+pub struct Squasher {
+    tree: FileTree,
+}
+
+impl Squasher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one layer on top of the layers added so far. The layer's index in
+    /// [`FileTree::layers`] is the number of layers added before it.
+    pub fn add_layer(&mut self, scan: LayerScan) {
+        let layer = self.tree.layers.len();
+        self.tree.layers.push(scan.diff_id);
+
+        // Markers only ever act on lower layers, so they all go first, wherever they sit in
+        // the layer's tar.
+        for entry in &scan.entries {
+            match entry.kind {
+                LayerEntryKind::Whiteout => self.remove_with_subtree(&entry.path),
+                LayerEntryKind::OpaqueDirectory => self.remove_children(&entry.path),
+                LayerEntryKind::File(_) => {}
+            }
+        }
+
+        // A path listed twice in one layer has only its last capture in `contents`, and the
+        // last entry for the path is applied last, so looking the capture up for every
+        // occurrence leaves the right bytes in the tree.
+        let contents = scan.contents;
+        for entry in scan.entries {
+            let LayerEntryKind::File(kind) = entry.kind else {
+                continue;
+            };
+            let captured = if kind == FileKind::Regular {
+                contents.get(&entry.path).cloned()
+            } else {
+                None
+            };
+            self.insert(
+                layer,
+                LayerEntry {
+                    kind: LayerEntryKind::File(kind),
+                    ..entry
+                },
+                captured,
+            );
+        }
+    }
+
+    /// Returns the squashed tree of every layer added.
+    pub fn finish(self) -> FileTree {
+        self.tree
+    }
+
+    fn insert(&mut self, layer: usize, entry: LayerEntry, captured: Option<Arc<[u8]>>) {
+        let LayerEntryKind::File(kind) = entry.kind else {
+            return;
+        };
+        let is_directory = kind == FileKind::Directory;
+        if let Some(lower) = self.tree.entries.get(&entry.path) {
+            let lower_is_directory = lower.kind == FileKind::Directory;
+            if lower_is_directory && !is_directory {
+                self.remove_children(&entry.path);
+            }
+        }
+        self.ensure_parents(&entry.path, layer);
+
+        match captured {
+            Some(bytes) => {
+                self.tree.contents.insert(entry.path.clone(), bytes);
+            }
+            None => {
+                self.tree.contents.remove(&entry.path);
+            }
+        }
+        self.tree.entries.insert(
+            entry.path.clone(),
+            FileEntry {
+                path: entry.path,
+                kind,
+                mode: entry.mode,
+                size: entry.size,
+                uid: entry.uid,
+                gid: entry.gid,
+                layer,
+                hardlink_to: entry.hardlink_to,
+            },
+        );
+    }
+
+    /// Makes sure every ancestor of `path` is a directory. A missing one is added as if the
+    /// layer had listed it. A non-directory ancestor is replaced by a directory, so the entry
+    /// stays reachable.
+    fn ensure_parents(&mut self, path: &str, layer: usize) {
+        let mut missing = Vec::new();
+        let mut current = path;
+        while let Some(index) = current.rfind('/') {
+            current = &current[..index];
+            if current.is_empty() {
+                break;
+            }
+            match self.tree.entries.get(current) {
+                Some(existing) if existing.kind == FileKind::Directory => break,
+                Some(_) => {
+                    let replaced = current.to_owned();
+                    self.tree.entries.remove(&replaced);
+                    self.tree.contents.remove(&replaced);
+                    missing.push(replaced);
+                }
+                None => missing.push(current.to_owned()),
+            }
+        }
+        for directory in missing {
+            self.tree.entries.insert(
+                directory.clone(),
+                FileEntry {
+                    path: directory,
+                    kind: FileKind::Directory,
+                    mode: IMPLIED_DIRECTORY_MODE,
+                    size: 0,
+                    uid: 0,
+                    gid: 0,
+                    layer,
+                    hardlink_to: None,
+                },
+            );
+        }
+    }
+
+    fn remove_with_subtree(&mut self, path: &str) {
+        self.tree.entries.remove(path);
+        self.tree.contents.remove(path);
+        self.remove_children(path);
+    }
+
+    /// Removes every entry strictly below `directory` (`/` for the root).
+    fn remove_children(&mut self, directory: &str) {
+        let prefix = if directory == "/" {
+            "/".to_owned()
+        } else {
+            format!("{directory}/")
+        };
+        let doomed: Vec<String> = self
+            .tree
+            .entries
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .map(|(path, _)| path)
+            .take_while(|path| path.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for path in doomed {
+            self.tree.entries.remove(&path);
+            self.tree.contents.remove(&path);
+        }
+    }
+}
