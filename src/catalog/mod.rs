@@ -6,7 +6,7 @@
 
 pub mod package;
 
-pub use package::{Distro, Evidence, License, Location, Package, PackageType, Cpe};
+pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
 
 use crate::filesystem::FileTree;
 

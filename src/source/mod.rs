@@ -2,6 +2,8 @@
 //! archives. Each source yields the exact manifest and config bytes it has, and streams every
 //! layer once through the layer walk, which builds the squashed [`FileTree`].
 
+pub mod daemon;
+
 use std::path::PathBuf;
 
 use crate::digest::Digest;
@@ -13,11 +15,20 @@ pub enum SourceRef {
     /// An image in the Docker (or podman) daemon, by name, id or digest reference.
     Daemon(String),
     /// `docker-archive:PATH[:REF]`: a `docker save` tarball, classic or OCI-layout form.
-    DockerArchive { path: PathBuf, reference: Option<String> },
+    DockerArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// `oci-dir:PATH[:REF]`: an OCI image layout directory.
-    OciDir { path: PathBuf, reference: Option<String> },
+    OciDir {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// `oci-archive:PATH[:REF]`: a tar of an OCI image layout.
-    OciArchive { path: PathBuf, reference: Option<String> },
+    OciArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
 }
 
 /// A platform as `os/arch[/variant]`.
