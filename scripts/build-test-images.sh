@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and loads the images that the daemon tests and the end-to-end tests scan.
 #
-# Images (all built without network access inside the build):
+# Images (debootstrap downloads packages from the apt mirror; no container gets a network):
 #   inline-scan-test/debian-bookworm-minbase:12  debootstrap --variant=minbase, imported as one layer
 #   inline-scan-test/scratch-dpkg:1              FROM scratch, a few files and a 2-package dpkg status
 #   every tests/fixtures/images/*.docker.tar     docker load, with the tags stored in the tarball
@@ -161,6 +161,19 @@ load_fixture_tarballs() {
   fi
 }
 
-build_scratch_dpkg
-load_fixture_tarballs
-build_debian_minbase
+# Arguments select images (scratch-dpkg, fixtures, debian-bookworm-minbase); no argument builds all.
+targets=("$@")
+if [[ ${#targets[@]} == 0 ]]; then
+  targets=(scratch-dpkg fixtures debian-bookworm-minbase)
+fi
+for target in "${targets[@]}"; do
+  case "$target" in
+    scratch-dpkg) build_scratch_dpkg ;;
+    fixtures) load_fixture_tarballs ;;
+    debian-bookworm-minbase) build_debian_minbase ;;
+    *)
+      log "error: unknown image $target; expected scratch-dpkg, fixtures or debian-bookworm-minbase"
+      exit 2
+      ;;
+  esac
+done

@@ -26,7 +26,8 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// Time allowed for the daemon to send the response headers of an API call.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Longest pause allowed between two chunks of a `docker save` stream, and before the first one.
+/// Longest pause allowed between two chunks of a `docker save` stream, before the first one, and
+/// between two progress messages of a pull.
 /// Docker 20.10 writes the whole image to a temporary folder before it sends the first byte, so
 /// the first chunk of a multi-gigabyte image can take minutes.
 pub const DEFAULT_EXPORT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -66,6 +67,15 @@ pub enum DaemonError {
         cert_path: PathBuf,
         detail: String,
     },
+
+    #[error(
+        "the Docker daemon at DOCKER_HOST={host} requires TLS: set DOCKER_TLS_VERIFY=1 and \
+         DOCKER_CERT_PATH to the folder that contains ca.pem, cert.pem and key.pem"
+    )]
+    TlsRequired { host: String },
+
+    #[error("the Docker daemon at DOCKER_HOST={host} returned an error: {detail}")]
+    Daemon { host: String, detail: String },
 
     #[error(
         "the request to the Docker daemon at DOCKER_HOST={host} timed out after {seconds} s; \
@@ -243,13 +253,26 @@ pub fn connect_with_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Daemon, 
 /// than bollard's default, as the docker CLI negotiates it. Every call below starts with this.
 pub async fn negotiate(daemon: &Daemon) -> Result<(), DaemonError> {
     // The version numbers are shared between clones, so the negotiated value sticks.
-    daemon
-        .client
-        .clone()
-        .negotiate_version()
-        .await
+    within_request_timeout(daemon, daemon.client.clone().negotiate_version())
+        .await?
         .map_err(|err| connection_error(daemon, &err))?;
     Ok(())
+}
+
+/// Runs a call whose whole response (headers and body) must arrive within the client's request
+/// timeout. bollard's own timeout covers the headers only, so a daemon that stops sending in
+/// the middle of a JSON body would otherwise block the caller forever.
+async fn within_request_timeout<T>(
+    daemon: &Daemon,
+    call: impl Future<Output = T>,
+) -> Result<T, DaemonError> {
+    let timeout = daemon.client.timeout();
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_elapsed| DaemonError::TimedOut {
+            host: daemon.host.clone(),
+            seconds: timeout.as_secs(),
+        })
 }
 
 /// Inspects `reference` (a name, `name:tag`, `name@digest` or an image id) in the daemon.
@@ -257,10 +280,8 @@ pub async fn inspect(daemon: &Daemon, reference: &str) -> Result<DaemonImage, Da
     check_reference(reference)?;
     negotiate(daemon).await?;
 
-    let inspected = daemon
-        .client
-        .inspect_image(reference)
-        .await
+    let inspected = within_request_timeout(daemon, daemon.client.inspect_image(reference))
+        .await?
         .map_err(|err| match err {
             bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
@@ -333,8 +354,22 @@ pub async fn pull(
     let mut progress = daemon
         .client
         .create_image(Some(options.build()), None, None);
-    while let Some(update) = progress.next().await {
-        let update = update.map_err(pull_error)?;
+    loop {
+        let next = tokio::time::timeout(DEFAULT_EXPORT_IDLE_TIMEOUT, progress.next()).await;
+        let update = match next {
+            Ok(Some(update)) => update.map_err(pull_error)?,
+            Ok(None) => break,
+            Err(_elapsed) => {
+                return Err(DaemonError::Pull {
+                    reference: reference.to_owned(),
+                    host: daemon.host.clone(),
+                    detail: format!(
+                        "the daemon reported no progress for {} s",
+                        DEFAULT_EXPORT_IDLE_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+        };
         if let Some(status) = update.status {
             tracing::debug!(reference, status, id = update.id, "pull progress");
         }
@@ -363,9 +398,12 @@ pub fn export_with_idle_timeout(
     let daemon = daemon.clone();
     let image_id = image_id.to_string();
 
+    // Docker 20.10 answers the export of an unknown id with a 500 and a file-system message,
+    // so the id is inspected first to report a missing image as such.
     let setup = {
         let daemon = daemon.clone();
-        async move { negotiate(&daemon).await }
+        let image_id = image_id.clone();
+        async move { inspect(&daemon, &image_id).await.map(drop) }
     };
     // The response headers come only once the daemon has started writing the tar, so the
     // request timeout has to be as long as the idle timeout.
@@ -610,6 +648,22 @@ fn connection_error(daemon: &Daemon, err: &bollard::errors::Error) -> DaemonErro
         return DaemonError::TimedOut {
             host: daemon.host.clone(),
             seconds: daemon.client.timeout().as_secs(),
+        };
+    }
+    if let bollard::errors::Error::DockerResponseServerError {
+        status_code,
+        message,
+    } = err
+    {
+        // Go's TLS server sends this 400 to a client that speaks plain HTTP.
+        if *status_code == 400 && message.contains("HTTPS") {
+            return DaemonError::TlsRequired {
+                host: daemon.host.clone(),
+            };
+        }
+        return DaemonError::Daemon {
+            host: daemon.host.clone(),
+            detail: message.trim().to_owned(),
         };
     }
     let detail = error_chain(err);
