@@ -60,7 +60,7 @@ build_debian_minbase() {
   root="$dir/rootfs"
   rm -rf "$root" "$dir/partial.tar"
   mkdir -p "$dir"
-  log "$name: debootstrap --variant=minbase bookworm from $mirror (about 3 minutes)"
+  log "$name: debootstrap --variant=minbase bookworm from $mirror (about 80 s on 2 cores with a nearby mirror)"
   debootstrap --variant=minbase bookworm "$root" "$mirror" >"$dir/debootstrap.log" 2>&1 || {
     log "error: debootstrap failed; last lines of $dir/debootstrap.log:"
     tail -n 20 "$dir/debootstrap.log" >&2

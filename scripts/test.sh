@@ -38,6 +38,7 @@ if command -v dockerd >/dev/null 2>&1 || under_ci; then
   setup_step "start dockerd" bash .ci/start-dockerd.sh
   setup_step "start TLS dockerd" bash .ci/start-tls-dockerd.sh
   setup_step "build test images" bash scripts/build-test-images.sh
+  setup_step "start podman service" bash .ci/start-podman.sh
 else
   echo "note: dockerd is not installed; the tests that need a Docker daemon will be skipped" >&2
 fi

@@ -535,3 +535,43 @@ async fn export_stalled_daemon_times_out() {
     );
     assert!(err.to_string().contains("stalled"), "{err}");
 }
+
+#[tokio::test]
+async fn podman_inspect_and_export() {
+    let Some(daemon) = docker::require_podman().await else {
+        return;
+    };
+
+    let image = daemon::inspect(&daemon, SCRATCH_DPKG_IMAGE).await.unwrap();
+    let missing = daemon::inspect(&daemon, "inline-scan-test/not-in-podman:1")
+        .await
+        .unwrap_err();
+    let mut stream = daemon::export(&daemon, &image.id);
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    let entries = tar_entries(&bytes);
+
+    // podman names local images under localhost/.
+    let podman_tag = format!("localhost/{SCRATCH_DPKG_IMAGE}");
+    assert!(
+        image.repo_tags.contains(&podman_tag),
+        "{:?}",
+        image.repo_tags
+    );
+    assert_eq!(image.platform.os, "linux");
+    assert!(
+        matches!(missing, DaemonError::ImageNotFound { .. }),
+        "{missing:?}"
+    );
+    assert!(
+        entries.contains_key("manifest.json"),
+        "{:?}",
+        entries.keys()
+    );
+    let config = entries
+        .get(&format!("{}.json", image.id.hex()))
+        .expect("the config file is in podman's export");
+    assert_eq!(Digest::of(config), image.id);
+}

@@ -5,7 +5,9 @@
 //! (`podman system service unix:///run/podman/podman.sock`, then
 //! `DOCKER_HOST=unix:///run/podman/podman.sock`), because podman serves the same Engine API
 //! endpoints used here (`/version`, `/images/{name}/json`, `/images/create`, `/images/{name}/get`).
-//! NOTE: the tests run against Docker Engine 20.10 only; podman has not been tested.
+//! Tested with Docker Engine 20.10 and podman 4.3 (Debian bookworm). podman differs in two ways
+//! callers see: local images are tagged `localhost/NAME:TAG`, and its `docker save` stream stores
+//! each `DIFFID/layer.tar` as a symlink to a top-level `DIFFID.tar`.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

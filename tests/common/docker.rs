@@ -116,3 +116,26 @@ pub fn docker_cli(args: &[&str]) -> Result<String, String> {
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
+
+/// The `DOCKER_HOST` of the podman service that `.ci/start-podman.sh` starts.
+pub fn podman_host() -> String {
+    let root = std::env::var("INLINE_SCAN_PODMAN_ROOT")
+        .unwrap_or_else(|_| "/tmp/inline-scan-podman".to_owned());
+    format!("unix://{root}/podman.sock")
+}
+
+/// Connects to the podman service and checks that it responds, else fails under CI or skips.
+pub async fn require_podman() -> Option<Daemon> {
+    let host = podman_host();
+    let env = move |name: &str| (name == "DOCKER_HOST").then(|| host.clone());
+    let daemon = match daemon::connect_with_env(&env) {
+        Ok(daemon) => daemon,
+        Err(err) => {
+            return fail_or_skip("the podman service (.ci/start-podman.sh)", &err.to_string());
+        }
+    };
+    match daemon::negotiate(&daemon).await {
+        Ok(()) => Some(daemon),
+        Err(err) => fail_or_skip("the podman service (.ci/start-podman.sh)", &err.to_string()),
+    }
+}
