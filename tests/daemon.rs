@@ -398,7 +398,7 @@ async fn closed_tcp_port_names_docker_host() {
     assert!(message.to_lowercase().contains("refused"), "{message}");
 }
 
-/// How the mock daemon answers `GET /images/{id}/get`.
+/// How the mock daemon responds to `GET /images/{id}/get`.
 #[derive(Clone, Copy)]
 enum ExportBehavior {
     /// Sends one chunk of the tar, then closes the connection without the final chunk, as a
@@ -410,14 +410,14 @@ enum ExportBehavior {
 
 const MOCK_VERSION: &str = r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#;
 
-/// The image id that the mock daemon reports for every image.
+/// Returns the image id that the mock daemon reports for every image.
 fn mock_image_id() -> Digest {
     Digest::of(b"mock image config")
 }
 
-/// Starts a mock Engine API on a unix socket in `folder`; it serves `/version` and the export
-/// endpoint, one request per connection, until the test's runtime stops. Image inspection
-/// always succeeds with [`mock_image_id`], so the export request is sent.
+/// Starts a mock Engine API on a unix socket in `folder`. It serves `/version`, image inspection
+/// and the export endpoint, one request per connection, until the test's runtime stops.
+/// Inspection always succeeds with [`mock_image_id`], so the export request is sent.
 async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
     let socket = folder.join("docker.sock");
     let listener = UnixListener::bind(&socket).unwrap();

@@ -34,8 +34,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// the first chunk of a multi-gigabyte image can take minutes.
 pub const DEFAULT_EXPORT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Errors of the daemon source. Each names the daemon address (`DOCKER_HOST`) or the image and
-/// says what to do next.
+/// Errors of the daemon source. Each message names the daemon address (`DOCKER_HOST`) or the
+/// image, and the next step.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(
@@ -145,23 +145,23 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// The bollard client, for API calls this module does not wrap.
+    /// Returns the bollard client, for API calls this module does not wrap.
     pub fn client(&self) -> &Docker {
         &self.client
     }
 
-    /// The `DOCKER_HOST` value this client connects to.
+    /// Returns the `DOCKER_HOST` value this client connects to.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// Whether the connection uses TLS with verification (`DOCKER_TLS_VERIFY`).
+    /// Returns whether the connection uses TLS with verification (`DOCKER_TLS_VERIFY`).
     pub fn uses_tls(&self) -> bool {
         self.cert_path.is_some()
     }
 }
 
-/// What `docker image inspect` reports about an image that [`inspect`] needs.
+/// The fields of `docker image inspect` that callers of [`inspect`] need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonImage {
     /// The image id: the digest of its config.
@@ -173,10 +173,10 @@ pub struct DaemonImage {
 
 /// Connects to the daemon that the docker CLI would use, from the process environment.
 ///
-/// Reads `DOCKER_HOST` (`unix://` or `tcp://`, default [`DEFAULT_HOST`]), `DOCKER_TLS_VERIFY`
-/// (any non-empty value turns on TLS with verification of the daemon's certificate) and
-/// `DOCKER_CERT_PATH` (default `$DOCKER_CONFIG`, then `~/.docker`; files ca.pem, cert.pem,
-/// key.pem). GitLab's docker:dind service and CircleCI's remote Docker set exactly these.
+/// Reads `DOCKER_HOST` (`unix://` or `tcp://`, default [`DEFAULT_HOST`]) and `DOCKER_TLS_VERIFY`,
+/// where any non-empty value turns on TLS with verification of the daemon's certificate. With
+/// TLS, `DOCKER_CERT_PATH` names the folder of ca.pem, cert.pem and key.pem (default
+/// `$DOCKER_CONFIG`, then `~/.docker`). GitLab's docker:dind service and CircleCI's remote Docker set exactly these.
 /// No request is sent yet: a daemon that is down shows up on the first call, except that a
 /// missing unix socket is reported here.
 pub fn connect() -> Result<Daemon, DaemonError> {
@@ -400,7 +400,7 @@ pub fn export_with_idle_timeout(
     let daemon = daemon.clone();
     let image_id = image_id.to_string();
 
-    // Docker 20.10 answers the export of an unknown id with a 500 and a file-system message,
+    // Docker 20.10 responds to the export of an unknown id with a 500 and a file-system message,
     // so the id is inspected first to report a missing image as such.
     let setup = {
         let daemon = daemon.clone();
@@ -574,7 +574,7 @@ fn check_reference(reference: &str) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Whether the last path component of `reference` carries a tag (`:tag`) or the reference a
+/// Returns whether the last path component of `reference` carries a tag (`:tag`) or the reference a
 /// digest (`@sha256:...`). The registry's `host:port` prefix is not a tag.
 fn has_tag_or_digest(reference: &str) -> bool {
     if reference.contains('@') {
@@ -612,7 +612,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Whether the error happened before the daemon sent a response: no socket, a refused or reset
+/// Returns whether the error happened before the daemon sent a response: no socket, a refused or reset
 /// connection, a failed TLS handshake or a timeout.
 fn is_connect_failure(err: &bollard::errors::Error) -> bool {
     use bollard::errors::Error;
@@ -682,7 +682,7 @@ fn connection_error(daemon: &Daemon, err: &bollard::errors::Error) -> DaemonErro
     }
 }
 
-/// Whether an error text comes from the TLS layer. rustls is not a direct dependency, so its
+/// Returns whether an error text comes from the TLS layer. rustls is not a direct dependency, so its
 /// error types cannot be matched and the text is checked instead.
 fn looks_like_tls_failure(detail: &str) -> bool {
     let lower = detail.to_ascii_lowercase();

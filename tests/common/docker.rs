@@ -18,19 +18,21 @@ pub const DEBIAN_MINBASE_IMAGE: &str = "inline-scan-test/debian-bookworm-minbase
 /// Address of the TLS daemon that `.ci/start-tls-dockerd.sh` starts.
 pub const TLS_HOST: &str = "tcp://127.0.0.1:2376";
 
-/// Whether the tests run under CI (`CI=true`), where a missing daemon is a failure.
+/// Returns whether the tests run under CI (`CI=true`), where a missing daemon is a failure.
 pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
 /// Fails the test under CI, or prints why it is skipped and returns `None` elsewhere.
-pub fn fail_or_skip<T>(what: &str, reason: &str) -> Option<T> {
+pub fn fail_or_skip<T>(requirement: &str, reason: &str) -> Option<T> {
     if under_ci() {
-        panic!("{what} is required when CI=true: {reason}");
+        panic!("{requirement} is required when CI=true: {reason}");
     }
-    eprintln!(
-        "SKIPPED: {what} is not available ({reason}); run .ci/start-dockerd.sh, or set CI=true to make this a failure"
+    // Written to stderr directly, because libtest captures eprintln! output of passing tests.
+    let note = format!(
+        "SKIPPED: {requirement} is not available ({reason}); scripts/test.sh starts it, and CI=true makes this a failure\n"
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
     None
 }
 
@@ -46,14 +48,14 @@ pub async fn require_daemon() -> Option<Daemon> {
     }
 }
 
-/// The folder of ca.pem, cert.pem and key.pem for the TLS daemon.
+/// Returns the folder of ca.pem, cert.pem and key.pem for the TLS daemon.
 pub fn tls_cert_path() -> PathBuf {
     let root = std::env::var("INLINE_SCAN_TLS_DOCKERD_ROOT")
         .unwrap_or_else(|_| "/tmp/inline-scan-tls-dockerd".to_owned());
     Path::new(&root).join("client")
 }
 
-/// The environment a docker CLI user would set for the TLS daemon, with `cert_path` as
+/// Returns the environment a docker CLI user would set for the TLS daemon, with `cert_path` as
 /// `DOCKER_CERT_PATH`.
 pub fn tls_env(cert_path: &Path) -> impl Fn(&str) -> Option<String> + use<> {
     let cert_path = cert_path.to_string_lossy().into_owned();
@@ -117,7 +119,7 @@ pub fn docker_cli(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-/// The `DOCKER_HOST` of the podman service that `.ci/start-podman.sh` starts.
+/// Returns the `DOCKER_HOST` of the podman service that `.ci/start-podman.sh` starts.
 pub fn podman_host() -> String {
     let root = std::env::var("INLINE_SCAN_PODMAN_ROOT")
         .unwrap_or_else(|_| "/tmp/inline-scan-podman".to_owned());
