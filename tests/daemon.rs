@@ -575,3 +575,139 @@ async fn podman_inspect_and_export() {
         .expect("the config file is in podman's export");
     assert_eq!(Digest::of(config), image.id);
 }
+
+/// A one-image registry for `docker pull`: the manifest, config and gzip layer it serves.
+struct RegistryImage {
+    manifest: Vec<u8>,
+    manifest_digest: Digest,
+    config_digest: Digest,
+    blobs: BTreeMap<String, Vec<u8>>,
+}
+
+fn registry_image() -> RegistryImage {
+    let mut layer = tar::Builder::new(Vec::new());
+    let contents = b"pulled from the test registry\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(contents.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    layer
+        .append_data(&mut header, "pulled.txt", &contents[..])
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, &layer).unwrap();
+    let compressed = gzip.finish().unwrap();
+
+    let architecture = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let config = serde_json::json!({
+        "architecture": architecture,
+        "os": "linux",
+        "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [Digest::of(&layer).to_string()] },
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": config.len(),
+            "digest": Digest::of(&config).to_string(),
+        },
+        "layers": [{
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "size": compressed.len(),
+            "digest": Digest::of(&compressed).to_string(),
+        }],
+    });
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+
+    let mut blobs = BTreeMap::new();
+    blobs.insert(Digest::of(&config).to_string(), config.clone());
+    blobs.insert(Digest::of(&compressed).to_string(), compressed);
+    RegistryImage {
+        manifest_digest: Digest::of(&manifest),
+        config_digest: Digest::of(&config),
+        manifest,
+        blobs,
+    }
+}
+
+/// Serves `image` as every repository and tag on 127.0.0.1 and returns the `host:port`.
+async fn start_registry(image: RegistryImage) -> String {
+    use axum::http::{StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+
+    let image = std::sync::Arc::new(image);
+    let handler = move |uri: axum::http::Uri| {
+        let image = image.clone();
+        async move {
+            let path = uri.path();
+            if path == "/v2/" {
+                return (StatusCode::OK, "{}").into_response();
+            }
+            if path.contains("/manifests/") {
+                return Response::builder()
+                    .header(
+                        header::CONTENT_TYPE,
+                        "application/vnd.docker.distribution.manifest.v2+json",
+                    )
+                    .header("Docker-Content-Digest", image.manifest_digest.to_string())
+                    .body(axum::body::Body::from(image.manifest.clone()))
+                    .unwrap();
+            }
+            if let Some((_, digest)) = path.split_once("/blobs/") {
+                if let Some(blob) = image.blobs.get(digest) {
+                    return Response::builder()
+                        .header(header::CONTENT_TYPE, "application/octet-stream")
+                        .header("Docker-Content-Digest", digest)
+                        .body(axum::body::Body::from(blob.clone()))
+                        .unwrap();
+                }
+            }
+            StatusCode::NOT_FOUND.into_response()
+        }
+    };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_from_local_registry() {
+    let Some(daemon) = docker::require_daemon().await else {
+        return;
+    };
+    let image = registry_image();
+    let manifest_digest = image.manifest_digest.clone();
+    let config_digest = image.config_digest.clone();
+    let registry = start_registry(image).await;
+    // No tag: pull must ask for :latest rather than every tag of the repository.
+    let repository = format!("{registry}/inline-scan-test/pulled");
+
+    daemon::pull(&daemon, &repository, None).await.unwrap();
+    let pulled = daemon::inspect(&daemon, &format!("{repository}:latest")).await;
+    let same_platform = daemon::pull(
+        &daemon,
+        &repository,
+        Some(&pulled.as_ref().unwrap().platform),
+    )
+    .await;
+    let _ = docker_cli(&["rmi", "--force", &format!("{repository}:latest")]);
+
+    let pulled = pulled.unwrap();
+    same_platform.unwrap();
+    assert_eq!(pulled.id, config_digest);
+    assert_eq!(
+        pulled.repo_digests,
+        vec![format!("{repository}@{manifest_digest}")]
+    );
+    assert_eq!(pulled.repo_tags, vec![format!("{repository}:latest")]);
+}

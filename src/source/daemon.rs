@@ -323,6 +323,8 @@ pub async fn inspect(daemon: &Daemon, reference: &str) -> Result<DaemonImage, Da
 /// Pulls `reference` into the daemon (`-P`), for `platform` when given, and waits until the
 /// daemon has finished. A reference without a tag or digest pulls `:latest`, like `docker pull`,
 /// instead of every tag of the repository.
+/// NOTE: Docker 20.10 pulls a single-platform image of another platform without an error, so
+/// callers compare the platform that [`inspect`] returns with the one they requested.
 pub async fn pull(
     daemon: &Daemon,
     reference: &str,
