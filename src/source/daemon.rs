@@ -179,6 +179,8 @@ pub struct DaemonImage {
 /// `$DOCKER_CONFIG`, then `~/.docker`). GitLab's docker:dind service and CircleCI's remote Docker set exactly these.
 /// No request is sent yet: a daemon that is down shows up on the first call, except that a
 /// missing unix socket is reported here.
+/// NOTE: docker CLI contexts (`DOCKER_CONTEXT`, `currentContext` in config.json) and
+/// `DOCKER_TLS` without verification are not read, so such setups need `DOCKER_HOST` set.
 pub fn connect() -> Result<Daemon, DaemonError> {
     connect_with_env(&|name| std::env::var(name).ok())
 }
