@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod compression;
+pub mod daemon;
 pub mod error;
 pub mod oci;
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: starts the Docker daemons and builds the test images when needed
+# (every step is idempotent), then cargo fmt --check, cargo clippy and cargo test.
+#
+# With CI=true a missing Docker daemon fails the run. Without CI, the daemon setup is tried and
+# the tests that need a daemon print SKIPPED when it is not there.
+# Each phase prints its duration to stderr.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+under_ci() { [[ "${CI:-}" == "true" || "${CI:-}" == "1" ]]; }
+
+# Runs one phase and prints its name and duration to stderr.
+phase() {
+  local name="$1" start status=0
+  shift
+  echo "==> $name" >&2
+  start=$(date +%s)
+  "$@" || status=$?
+  echo "==> $name: $(($(date +%s) - start)) s (exit $status)" >&2
+  return "$status"
+}
+
+# Runs a setup step. Outside CI a failure only prints a note, because the daemon tests then skip.
+setup_step() {
+  if under_ci; then
+    phase "$@"
+  else
+    phase "$@" || echo "note: $1 failed; the tests that need it will be skipped" >&2
+  fi
+}
+
+total_start=$(date +%s)
+
+if command -v dockerd >/dev/null 2>&1 || under_ci; then
+  setup_step "start dockerd" bash .ci/start-dockerd.sh
+  setup_step "start TLS dockerd" bash .ci/start-tls-dockerd.sh
+  setup_step "build test images" bash scripts/build-test-images.sh
+  setup_step "start podman service" bash .ci/start-podman.sh
+else
+  echo "note: dockerd is not installed; the tests that need a Docker daemon will be skipped" >&2
+fi
+
+phase "cargo fmt --check" cargo fmt --all --check
+phase "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
+# The test output is kept to print one total at the end, because the last cargo line only
+# counts the last test binary.
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+run_tests() {
+  cargo test --locked "$@" 2>&1 | tee -a "$test_log"
+  return "${PIPESTATUS[0]}"
+}
+test_status=0
+phase "cargo test --doc" run_tests --doc || test_status=$?
+phase "cargo test" run_tests --all-targets || test_status=$?
+
+echo "==> all phases: $(($(date +%s) - total_start)) s" >&2
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+  END { printf "total: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$test_log"
+exit "$test_status"

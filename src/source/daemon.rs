@@ -1,0 +1,860 @@
+//! The Docker daemon as an image source: connection from the docker CLI's environment, image
+//! inspection, the `-P` pull, and a streamed `docker save` of one image.
+//!
+//! The same code talks to podman through its Docker-compatible socket
+//! (`podman system service unix:///run/podman/podman.sock`, then
+//! `DOCKER_HOST=unix:///run/podman/podman.sock`), because podman serves the same Engine API
+//! endpoints used here (`/version`, `/images/{name}/json`, `/images/create`, `/images/{name}/get`).
+//! Tested with Docker Engine 20.10 and podman 4.3 (Debian bookworm). podman differs in two ways
+//! callers see: local images are tagged `localhost/NAME:TAG`, and its `docker save` stream stores
+//! each `DIFFID/layer.tar` as a symlink to a top-level `DIFFID.tar`.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::digest::Digest;
+use crate::source::Platform;
+
+/// `DOCKER_HOST` when the variable is unset or empty, as in the docker CLI on Linux.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// Time allowed for the daemon to send the response headers of an API call.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Longest pause allowed between two chunks of a `docker save` stream, before the first one, and
+/// between two progress messages of a pull.
+/// Docker 20.10 writes the whole image to a temporary folder before it sends the first byte, so
+/// the first chunk of a multi-gigabyte image can take minutes.
+pub const DEFAULT_EXPORT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Errors of the daemon source. Each message names the daemon address (`DOCKER_HOST`) or the
+/// image, and the next step.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(
+        "invalid DOCKER_HOST {host:?}: {reason}; set it to unix:///path/to/docker.sock or tcp://HOST:PORT"
+    )]
+    InvalidHost { host: String, reason: String },
+
+    #[error(
+        "TLS is on (DOCKER_TLS_VERIFY is set) but {file} is missing or unreadable: {detail}; \
+         set DOCKER_CERT_PATH to the folder that contains ca.pem, cert.pem and key.pem for DOCKER_HOST={host}"
+    )]
+    CertificateFile {
+        host: String,
+        file: PathBuf,
+        detail: String,
+    },
+
+    #[error(
+        "the Docker daemon at DOCKER_HOST={host} does not respond: {detail}; start the daemon \
+         (or podman system service), or set DOCKER_HOST to the address where it listens"
+    )]
+    Unreachable { host: String, detail: String },
+
+    #[error(
+        "the TLS connection to the Docker daemon at DOCKER_HOST={host} failed: {detail}; check that \
+         DOCKER_CERT_PATH={cert_path} contains the CA (ca.pem) that signed the daemon's certificate \
+         and a client certificate (cert.pem, key.pem) that the daemon accepts"
+    )]
+    Tls {
+        host: String,
+        cert_path: PathBuf,
+        detail: String,
+    },
+
+    #[error(
+        "the Docker daemon at DOCKER_HOST={host} requires TLS: set DOCKER_TLS_VERIFY=1 and \
+         DOCKER_CERT_PATH to the folder that contains ca.pem, cert.pem and key.pem"
+    )]
+    TlsRequired { host: String },
+
+    #[error("the Docker daemon at DOCKER_HOST={host} returned an error: {detail}")]
+    Daemon { host: String, detail: String },
+
+    #[error(
+        "the request to the Docker daemon at DOCKER_HOST={host} timed out after {seconds} s; \
+         check that the daemon is healthy (docker info) and not overloaded"
+    )]
+    TimedOut { host: String, seconds: u64 },
+
+    #[error("invalid image reference {reference:?}: {reason}")]
+    InvalidReference { reference: String, reason: String },
+
+    #[error(
+        "image {reference} not found in the local daemon: build it, or pass -P to pull it first"
+    )]
+    ImageNotFound { reference: String },
+
+    #[error(
+        "pulling {reference} through the Docker daemon at DOCKER_HOST={host} failed: {detail}; \
+         check that the daemon can reach the registry (proxy, DNS, firewall) and is logged in \
+         to it (docker login), or build the image locally and run without -P"
+    )]
+    Pull {
+        reference: String,
+        host: String,
+        detail: String,
+    },
+
+    #[error(
+        "the Docker daemon at DOCKER_HOST={host} rejected {operation} of {reference}: {detail}"
+    )]
+    Api {
+        host: String,
+        operation: &'static str,
+        reference: String,
+        detail: String,
+    },
+
+    #[error(
+        "exporting image {image_id} from the Docker daemon at DOCKER_HOST={host} failed: {detail}; \
+         the daemon may have stopped or restarted, so check it (docker info) and run again"
+    )]
+    Export {
+        host: String,
+        image_id: String,
+        detail: String,
+    },
+
+    #[error(
+        "exporting image {image_id} from the Docker daemon at DOCKER_HOST={host} stalled: no data \
+         for {seconds} s; check that the daemon is healthy (docker info) and has free disk space"
+    )]
+    ExportStalled {
+        host: String,
+        image_id: String,
+        seconds: u64,
+    },
+}
+
+/// A connected daemon client together with the address it was made for, so errors can name it.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    client: Docker,
+    host: String,
+    /// The folder of ca.pem, cert.pem and key.pem, when TLS is on.
+    cert_path: Option<PathBuf>,
+}
+
+impl Daemon {
+    /// Returns the bollard client, for API calls this module does not wrap.
+    pub fn client(&self) -> &Docker {
+        &self.client
+    }
+
+    /// Returns the `DOCKER_HOST` value this client connects to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Returns whether the connection uses TLS with verification (`DOCKER_TLS_VERIFY`).
+    pub fn uses_tls(&self) -> bool {
+        self.cert_path.is_some()
+    }
+}
+
+/// The fields of `docker image inspect` that callers of [`inspect`] need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonImage {
+    /// The image id: the digest of its config.
+    pub id: Digest,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub platform: Platform,
+}
+
+/// Connects to the daemon that the docker CLI would use, from the process environment.
+///
+/// Reads `DOCKER_HOST` (`unix://` or `tcp://`, default [`DEFAULT_HOST`]) and `DOCKER_TLS_VERIFY`,
+/// where any non-empty value turns on TLS with verification of the daemon's certificate. With
+/// TLS, `DOCKER_CERT_PATH` names the folder of ca.pem, cert.pem and key.pem (default
+/// `$DOCKER_CONFIG`, then `~/.docker`). GitLab's docker:dind service and CircleCI's remote Docker set exactly these.
+/// No request is sent yet: a daemon that is down shows up on the first call, except that a
+/// missing unix socket is reported here.
+/// NOTE: docker CLI contexts (`DOCKER_CONTEXT`, `currentContext` in config.json) and
+/// `DOCKER_TLS` without verification are not read, so such setups need `DOCKER_HOST` set.
+pub fn connect() -> Result<Daemon, DaemonError> {
+    connect_with_env(&|name| std::env::var(name).ok())
+}
+
+/// Connects like [`connect`], with variables read through `env` instead of the process
+/// environment, so callers and tests can supply their own.
+pub fn connect_with_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Daemon, DaemonError> {
+    let var = |name: &str| env(name).filter(|value| !value.is_empty());
+    let host = var("DOCKER_HOST").unwrap_or_else(|| DEFAULT_HOST.to_owned());
+    let tls_verify = var("DOCKER_TLS_VERIFY").is_some();
+    let timeout = DEFAULT_REQUEST_TIMEOUT.as_secs();
+
+    if let Some(path) = host.strip_prefix("unix://") {
+        if path.is_empty() {
+            return Err(invalid_host(&host, "the socket path is empty"));
+        }
+        // The docker CLI ignores the TLS variables for a unix socket, and so does this.
+        let client = Docker::connect_with_unix(&host, timeout, bollard::API_DEFAULT_VERSION)
+            .map_err(|err| unreachable_error(&host, &err))?;
+        return Ok(Daemon {
+            client,
+            host,
+            cert_path: None,
+        });
+    }
+
+    let Some(address) = host.strip_prefix("tcp://") else {
+        let reason = match host.split_once("://") {
+            Some((scheme, _)) => format!("the scheme {scheme}:// is not supported"),
+            None => "the scheme is missing".to_owned(),
+        };
+        return Err(invalid_host(&host, &reason));
+    };
+    let address = tcp_address(&host, address, tls_verify)?;
+
+    if !tls_verify {
+        let client = Docker::connect_with_http(&address, timeout, bollard::API_DEFAULT_VERSION)
+            .map_err(|err| unreachable_error(&host, &err))?;
+        return Ok(Daemon {
+            client,
+            host,
+            cert_path: None,
+        });
+    }
+
+    let cert_path = cert_path(&var);
+    let ca = cert_path.join("ca.pem");
+    let cert = cert_path.join("cert.pem");
+    let key = cert_path.join("key.pem");
+    // bollard reads cert.pem and key.pem only during the handshake and drops read errors there,
+    // so a missing file is reported here instead of as an opaque handshake failure.
+    for file in [&ca, &cert, &key] {
+        check_readable(&host, file)?;
+    }
+    // NOTE: bollard 0.19 trusts the system's CA store in addition to ca.pem, whereas the docker
+    // CLI trusts ca.pem alone.
+    let client = Docker::connect_with_ssl(
+        &address,
+        &key,
+        &cert,
+        &ca,
+        timeout,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .map_err(|err| tls_error(&host, &cert_path, &err))?;
+    Ok(Daemon {
+        client,
+        host,
+        cert_path: Some(cert_path),
+    })
+}
+
+/// Pings the daemon and lowers the client's API version to the daemon's when the daemon is older
+/// than bollard's default, as the docker CLI negotiates it. Every call below starts with this.
+pub async fn negotiate(daemon: &Daemon) -> Result<(), DaemonError> {
+    // The version numbers are shared between clones, so the negotiated value sticks.
+    within_request_timeout(daemon, daemon.client.clone().negotiate_version())
+        .await?
+        .map_err(|err| connection_error(daemon, &err))?;
+    Ok(())
+}
+
+/// Runs a call whose whole response (headers and body) must arrive within the client's request
+/// timeout. bollard's own timeout covers the headers only, so a daemon that stops sending in
+/// the middle of a JSON body would otherwise block the caller forever.
+async fn within_request_timeout<T>(
+    daemon: &Daemon,
+    call: impl Future<Output = T>,
+) -> Result<T, DaemonError> {
+    let timeout = daemon.client.timeout();
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_elapsed| DaemonError::TimedOut {
+            host: daemon.host.clone(),
+            seconds: timeout.as_secs(),
+        })
+}
+
+/// Inspects `reference` (a name, `name:tag`, `name@digest` or an image id) in the daemon.
+pub async fn inspect(daemon: &Daemon, reference: &str) -> Result<DaemonImage, DaemonError> {
+    check_reference(reference)?;
+    negotiate(daemon).await?;
+
+    let inspected = within_request_timeout(daemon, daemon.client.inspect_image(reference))
+        .await?
+        .map_err(|err| match err {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            } => DaemonError::ImageNotFound {
+                reference: reference.to_owned(),
+            },
+            other => api_error(daemon, "inspection", reference, &other),
+        })?;
+
+    let missing = |field: &str| DaemonError::Api {
+        host: daemon.host.clone(),
+        operation: "inspection",
+        reference: reference.to_owned(),
+        detail: format!("the response has no {field}"),
+    };
+    let id = inspected.id.ok_or_else(|| missing("Id"))?;
+    let id = parse_image_id(&id).ok_or_else(|| DaemonError::Api {
+        host: daemon.host.clone(),
+        operation: "inspection",
+        reference: reference.to_owned(),
+        detail: format!("the image id {id:?} is not a sha256 digest"),
+    })?;
+    let os = inspected.os.filter(|os| !os.is_empty());
+    let architecture = inspected.architecture.filter(|arch| !arch.is_empty());
+    Ok(DaemonImage {
+        id,
+        repo_tags: inspected.repo_tags.unwrap_or_default(),
+        repo_digests: inspected.repo_digests.unwrap_or_default(),
+        platform: Platform {
+            os: os.ok_or_else(|| missing("Os"))?,
+            architecture: architecture.ok_or_else(|| missing("Architecture"))?,
+            variant: inspected.variant.filter(|variant| !variant.is_empty()),
+        },
+    })
+}
+
+/// Pulls `reference` into the daemon (`-P`), for `platform` when given, and waits until the
+/// daemon has finished. A reference without a tag or digest pulls `:latest`, like `docker pull`,
+/// instead of every tag of the repository.
+/// NOTE: Docker 20.10 pulls a single-platform image of another platform without an error, so
+/// callers compare the platform that [`inspect`] returns with the one they requested.
+pub async fn pull(
+    daemon: &Daemon,
+    reference: &str,
+    platform: Option<&Platform>,
+) -> Result<(), DaemonError> {
+    check_reference(reference)?;
+    negotiate(daemon).await?;
+
+    let mut options = CreateImageOptionsBuilder::new().from_image(reference);
+    if !has_tag_or_digest(reference) {
+        options = options.tag("latest");
+    }
+    if let Some(platform) = platform {
+        options = options.platform(&platform_string(platform));
+    }
+
+    let pull_error = |err: bollard::errors::Error| match err {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => DaemonError::Pull {
+            reference: reference.to_owned(),
+            host: daemon.host.clone(),
+            detail: message,
+        },
+        bollard::errors::Error::DockerStreamError { error } => DaemonError::Pull {
+            reference: reference.to_owned(),
+            host: daemon.host.clone(),
+            detail: error,
+        },
+        other => connection_error(daemon, &other),
+    };
+
+    let mut progress = daemon
+        .client
+        .create_image(Some(options.build()), None, None);
+    loop {
+        let next = tokio::time::timeout(DEFAULT_EXPORT_IDLE_TIMEOUT, progress.next()).await;
+        let update = match next {
+            Ok(Some(update)) => update.map_err(pull_error)?,
+            Ok(None) => break,
+            Err(_elapsed) => {
+                return Err(DaemonError::Pull {
+                    reference: reference.to_owned(),
+                    host: daemon.host.clone(),
+                    detail: format!(
+                        "the daemon reported no progress for {} s",
+                        DEFAULT_EXPORT_IDLE_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+        };
+        if let Some(status) = update.status {
+            tracing::debug!(reference, status, id = update.id, "pull progress");
+        }
+    }
+    Ok(())
+}
+
+/// Streams `docker save` of one image, by id so that the stream contains that image alone (its
+/// `manifest.json` then has no `RepoTags`). Nothing is written to disk. The stream ends with an
+/// error when the daemon stops mid-export or sends nothing for [`DEFAULT_EXPORT_IDLE_TIMEOUT`].
+pub fn export(
+    daemon: &Daemon,
+    image_id: &Digest,
+) -> impl Stream<Item = Result<Bytes, DaemonError>> + Send + Unpin + 'static {
+    export_with_idle_timeout(daemon, image_id, DEFAULT_EXPORT_IDLE_TIMEOUT)
+}
+
+/// Streams like [`export`], failing when the daemon sends nothing for `idle_timeout` (whole
+/// seconds, at least 1).
+pub fn export_with_idle_timeout(
+    daemon: &Daemon,
+    image_id: &Digest,
+    idle_timeout: Duration,
+) -> impl Stream<Item = Result<Bytes, DaemonError>> + Send + Unpin + 'static {
+    let idle_timeout = idle_timeout.max(Duration::from_secs(1));
+    let daemon = daemon.clone();
+    let image_id = image_id.to_string();
+
+    // Docker 20.10 responds to the export of an unknown id with a 500 and a file-system message,
+    // so the id is inspected first to report a missing image as such.
+    let setup = {
+        let daemon = daemon.clone();
+        let image_id = image_id.clone();
+        async move { inspect(&daemon, &image_id).await.map(drop) }
+    };
+    // The response headers come only once the daemon has started writing the tar, so the
+    // request timeout has to be as long as the idle timeout.
+    let client = daemon.client.clone().with_timeout(idle_timeout);
+    let body = client.export_image(&image_id);
+
+    let state = ExportState {
+        setup: Some(Box::pin(setup)),
+        body: Box::pin(body),
+        daemon,
+        image_id,
+        idle_timeout,
+        finished: false,
+    };
+    Box::pin(futures_util::stream::unfold(state, next_export_chunk))
+}
+
+/// Adapts [`export`] to a blocking [`Read`], for readers that are not async. Call it inside a
+/// Tokio runtime and read from the result inside `tokio::task::spawn_blocking`, because each read
+/// blocks on the runtime. Errors come out as [`io::Error`]s that wrap the [`DaemonError`].
+pub fn export_reader(daemon: &Daemon, image_id: &Digest) -> impl Read + Send + 'static {
+    let stream = export(daemon, image_id).map_err(io::Error::other);
+    SyncIoBridge::new(StreamReader::new(stream))
+}
+
+type BoxedSetup = std::pin::Pin<Box<dyn Future<Output = Result<(), DaemonError>> + Send>>;
+type BoxedBody =
+    std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, bollard::errors::Error>> + Send>>;
+
+struct ExportState {
+    setup: Option<BoxedSetup>,
+    body: BoxedBody,
+    daemon: Daemon,
+    image_id: String,
+    idle_timeout: Duration,
+    finished: bool,
+}
+
+async fn next_export_chunk(
+    mut state: ExportState,
+) -> Option<(Result<Bytes, DaemonError>, ExportState)> {
+    if state.finished {
+        return None;
+    }
+    if let Some(setup) = state.setup.take() {
+        if let Err(err) = setup.await {
+            state.finished = true;
+            return Some((Err(err), state));
+        }
+    }
+
+    let next = tokio::time::timeout(state.idle_timeout, state.body.next()).await;
+    let result = match next {
+        Ok(None) => return None,
+        Ok(Some(Ok(chunk))) => Ok(chunk),
+        Ok(Some(Err(err))) => Err(export_error(&state.daemon, &state.image_id, err)),
+        Err(_elapsed) => Err(DaemonError::ExportStalled {
+            host: state.daemon.host.clone(),
+            image_id: state.image_id.clone(),
+            seconds: state.idle_timeout.as_secs(),
+        }),
+    };
+    if result.is_err() {
+        state.finished = true;
+    }
+    Some((result, state))
+}
+
+fn export_error(daemon: &Daemon, image_id: &str, err: bollard::errors::Error) -> DaemonError {
+    match err {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => DaemonError::ImageNotFound {
+            reference: image_id.to_owned(),
+        },
+        bollard::errors::Error::RequestTimeoutError => DaemonError::ExportStalled {
+            host: daemon.host.clone(),
+            image_id: image_id.to_owned(),
+            seconds: daemon.client.timeout().as_secs(),
+        },
+        bollard::errors::Error::DockerResponseServerError { message, .. } => DaemonError::Export {
+            host: daemon.host.clone(),
+            image_id: image_id.to_owned(),
+            detail: message,
+        },
+        other if is_connect_failure(&other) => connection_error(daemon, &other),
+        other => DaemonError::Export {
+            host: daemon.host.clone(),
+            image_id: image_id.to_owned(),
+            detail: error_chain(&other),
+        },
+    }
+}
+
+fn invalid_host(host: &str, reason: &str) -> DaemonError {
+    DaemonError::InvalidHost {
+        host: host.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Checks `host:port` after `tcp://` and adds the docker CLI's default port when it is missing:
+/// 2376 with TLS, 2375 without.
+fn tcp_address(host: &str, address: &str, tls_verify: bool) -> Result<String, DaemonError> {
+    let address = address.trim_end_matches('/');
+    if address.is_empty() {
+        return Err(invalid_host(host, "the host name is empty"));
+    }
+    if address.contains('/') {
+        return Err(invalid_host(
+            host,
+            "a path after the address is not supported",
+        ));
+    }
+    let has_port = match address.rsplit_once(':') {
+        // A bracketed IPv6 address has colons of its own.
+        Some((name, port)) => !port.contains(']') && !name.is_empty(),
+        None => false,
+    };
+    if has_port {
+        return Ok(address.to_owned());
+    }
+    let port = if tls_verify { 2376 } else { 2375 };
+    Ok(format!("{address}:{port}"))
+}
+
+/// Returns `DOCKER_CERT_PATH`, else `$DOCKER_CONFIG`, else `$HOME/.docker`, the order the docker
+/// CLI uses.
+fn cert_path(var: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(path) = var("DOCKER_CERT_PATH").or_else(|| var("DOCKER_CONFIG")) {
+        return PathBuf::from(path);
+    }
+    let home = var("HOME").unwrap_or_else(|| "/root".to_owned());
+    Path::new(&home).join(".docker")
+}
+
+fn check_readable(host: &str, file: &Path) -> Result<(), DaemonError> {
+    std::fs::File::open(file)
+        .map(drop)
+        .map_err(|err| DaemonError::CertificateFile {
+            host: host.to_owned(),
+            file: file.to_owned(),
+            detail: err.to_string(),
+        })
+}
+
+/// Rejects references with characters that cannot appear in an image name, tag, digest or id,
+/// because the reference becomes part of the request path.
+fn check_reference(reference: &str) -> Result<(), DaemonError> {
+    let invalid = |reason: &str| DaemonError::InvalidReference {
+        reference: reference.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if reference.is_empty() {
+        return Err(invalid("the reference is empty"));
+    }
+    if reference.starts_with(['-', '/', '.', ':', '@']) {
+        return Err(invalid("it must start with a letter or digit"));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-/:@".contains(c);
+    if let Some(bad) = reference.chars().find(|&c| !allowed(c)) {
+        return Err(invalid(&format!(
+            "the character {bad:?} is not allowed; use NAME[:TAG][@DIGEST] or an image id"
+        )));
+    }
+    Ok(())
+}
+
+/// Returns whether the last path component of `reference` carries a tag (`:tag`) or the reference a
+/// digest (`@sha256:...`). The registry's `host:port` prefix is not a tag.
+fn has_tag_or_digest(reference: &str) -> bool {
+    if reference.contains('@') {
+        return true;
+    }
+    let last_component = reference.rsplit('/').next().unwrap_or(reference);
+    last_component.contains(':')
+}
+
+fn platform_string(platform: &Platform) -> String {
+    match &platform.variant {
+        Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
+        None => format!("{}/{}", platform.os, platform.architecture),
+    }
+}
+
+/// Parses an image id as Docker (`sha256:<hex>`) or some podman versions (bare hex) send it.
+fn parse_image_id(id: &str) -> Option<Digest> {
+    id.parse().ok().or_else(|| Digest::from_hex(id).ok())
+}
+
+/// Joins an error with all its sources, because bollard's top-level messages ("client error
+/// (Connect)") hide the cause, such as a refused connection or an unknown certificate issuer.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Returns whether the error happened before the daemon sent a response: no socket, a refused or reset
+/// connection, a failed TLS handshake or a timeout.
+fn is_connect_failure(err: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error;
+    match err {
+        Error::SocketNotFoundError(_) | Error::RequestTimeoutError | Error::IOError { .. } => true,
+        Error::HyperLegacyError { err } => err.is_connect(),
+        _ => false,
+    }
+}
+
+fn unreachable_error(host: &str, err: &bollard::errors::Error) -> DaemonError {
+    let detail = match err {
+        bollard::errors::Error::SocketNotFoundError(path) => {
+            format!("the socket {path} does not exist")
+        }
+        other => error_chain(other),
+    };
+    DaemonError::Unreachable {
+        host: host.to_owned(),
+        detail,
+    }
+}
+
+fn tls_error(host: &str, cert_path: &Path, err: &bollard::errors::Error) -> DaemonError {
+    DaemonError::Tls {
+        host: host.to_owned(),
+        cert_path: cert_path.to_owned(),
+        detail: error_chain(err),
+    }
+}
+
+/// Maps an error of a call that should have reached the daemon.
+fn connection_error(daemon: &Daemon, err: &bollard::errors::Error) -> DaemonError {
+    if let bollard::errors::Error::RequestTimeoutError = err {
+        return DaemonError::TimedOut {
+            host: daemon.host.clone(),
+            seconds: daemon.client.timeout().as_secs(),
+        };
+    }
+    if let bollard::errors::Error::DockerResponseServerError {
+        status_code,
+        message,
+    } = err
+    {
+        // Go's TLS server sends this 400 to a client that speaks plain HTTP.
+        if *status_code == 400 && message.contains("HTTPS") {
+            return DaemonError::TlsRequired {
+                host: daemon.host.clone(),
+            };
+        }
+        return DaemonError::Daemon {
+            host: daemon.host.clone(),
+            detail: message.trim().to_owned(),
+        };
+    }
+    let detail = error_chain(err);
+    match &daemon.cert_path {
+        Some(cert_path) if looks_like_tls_failure(&detail) => DaemonError::Tls {
+            host: daemon.host.clone(),
+            cert_path: cert_path.clone(),
+            detail,
+        },
+        _ => DaemonError::Unreachable {
+            host: daemon.host.clone(),
+            detail,
+        },
+    }
+}
+
+/// Returns whether an error text comes from the TLS layer. rustls is not a direct dependency, so its
+/// error types cannot be matched and the text is checked instead.
+fn looks_like_tls_failure(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    ["certificate", "tls", "handshake", "alert"]
+        .iter()
+        .any(|word| lower.contains(word))
+}
+
+fn api_error(
+    daemon: &Daemon,
+    operation: &'static str,
+    reference: &str,
+    err: &bollard::errors::Error,
+) -> DaemonError {
+    match err {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => DaemonError::Api {
+            host: daemon.host.clone(),
+            operation,
+            reference: reference.to_owned(),
+            detail: message.clone(),
+        },
+        other => connection_error(daemon, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        }
+    }
+
+    #[test]
+    fn tcp_address_adds_default_port() {
+        assert_eq!(tcp_address("h", "docker", false).unwrap(), "docker:2375");
+        assert_eq!(tcp_address("h", "docker", true).unwrap(), "docker:2376");
+        assert_eq!(
+            tcp_address("h", "docker:1234", true).unwrap(),
+            "docker:1234"
+        );
+        assert_eq!(
+            tcp_address("h", "127.0.0.1:2376/", true).unwrap(),
+            "127.0.0.1:2376"
+        );
+        assert_eq!(tcp_address("h", "[::1]", false).unwrap(), "[::1]:2375");
+        assert_eq!(tcp_address("h", "[::1]:99", false).unwrap(), "[::1]:99");
+    }
+
+    #[test]
+    fn tcp_address_rejects_path_and_empty() {
+        assert!(matches!(
+            tcp_address("tcp://", "", false),
+            Err(DaemonError::InvalidHost { .. })
+        ));
+        assert!(matches!(
+            tcp_address("tcp://docker/x", "docker/x", false),
+            Err(DaemonError::InvalidHost { .. })
+        ));
+    }
+
+    #[test]
+    fn connect_rejects_unsupported_scheme() {
+        for host in [
+            "ssh://user@example",
+            "npipe:////./pipe/docker_engine",
+            "docker:2375",
+        ] {
+            let err = connect_with_env(&env_of(&[("DOCKER_HOST", host)])).unwrap_err();
+            let message = err.to_string();
+            assert!(matches!(err, DaemonError::InvalidHost { .. }), "{message}");
+            assert!(message.contains(host), "{message}");
+        }
+    }
+
+    #[test]
+    fn connect_tls_reports_missing_cert_file() {
+        let folder = tempfile::tempdir().unwrap();
+        let cert_path = folder.path().to_str().unwrap();
+        let env = env_of(&[
+            ("DOCKER_HOST", "tcp://127.0.0.1:2376"),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", cert_path),
+        ]);
+        let err = connect_with_env(&env).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, DaemonError::CertificateFile { .. }),
+            "{message}"
+        );
+        assert!(message.contains("ca.pem"), "{message}");
+        assert!(message.contains("DOCKER_CERT_PATH"), "{message}");
+    }
+
+    #[test]
+    fn empty_tls_verify_means_plain_tcp() {
+        let env = env_of(&[
+            ("DOCKER_HOST", "tcp://127.0.0.1:2375"),
+            ("DOCKER_TLS_VERIFY", ""),
+            ("DOCKER_CERT_PATH", "/nonexistent"),
+        ]);
+        let daemon = connect_with_env(&env).unwrap();
+        assert!(!daemon.uses_tls());
+        assert_eq!(daemon.host(), "tcp://127.0.0.1:2375");
+    }
+
+    #[test]
+    fn cert_path_follows_docker_cli_order() {
+        let var = env_of(&[("DOCKER_CONFIG", "/cfg"), ("HOME", "/home/u")]);
+        assert_eq!(cert_path(&var), PathBuf::from("/cfg"));
+        let var = env_of(&[("DOCKER_CERT_PATH", "/certs"), ("DOCKER_CONFIG", "/cfg")]);
+        assert_eq!(cert_path(&var), PathBuf::from("/certs"));
+        let var = env_of(&[("HOME", "/home/u")]);
+        assert_eq!(cert_path(&var), PathBuf::from("/home/u/.docker"));
+    }
+
+    #[test]
+    fn reference_check_rejects_path_tricks() {
+        for bad in ["", "../x", "a?b", "a b", "a#b", "-x", "a%2f"] {
+            assert!(check_reference(bad).is_err(), "{bad:?} was accepted");
+        }
+        for good in [
+            "alpine",
+            "localhost:5000/team/app:1.2",
+            "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "e7fbe91ff32b",
+        ] {
+            assert!(check_reference(good).is_ok(), "{good:?} was rejected");
+        }
+    }
+
+    #[test]
+    fn tag_detection_ignores_registry_port() {
+        assert!(!has_tag_or_digest("alpine"));
+        assert!(!has_tag_or_digest("localhost:5000/app"));
+        assert!(has_tag_or_digest("localhost:5000/app:1"));
+        assert!(has_tag_or_digest("alpine:3.20"));
+        assert!(has_tag_or_digest("app@sha256:abc"));
+    }
+
+    #[test]
+    fn image_id_accepts_both_forms() {
+        let hex = "e7fbe91ff32b2f11f51da5bfe81c047328d9045172409deeaa035907f1b24019";
+        let prefixed = parse_image_id(&format!("sha256:{hex}")).unwrap();
+        let bare = parse_image_id(hex).unwrap();
+        assert_eq!(prefixed, bare);
+        assert_eq!(prefixed.hex(), hex);
+        assert!(parse_image_id("sha512:00").is_none());
+    }
+
+    #[test]
+    fn platform_string_includes_variant() {
+        let mut platform = Platform {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+        };
+        assert_eq!(platform_string(&platform), "linux/arm/v7");
+        platform.variant = None;
+        assert_eq!(platform_string(&platform), "linux/arm");
+    }
+}
