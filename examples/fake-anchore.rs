@@ -25,7 +25,9 @@ async fn main() {
                     Some("v1") => ApiMode::V1Only,
                     Some("v2") => ApiMode::V2Only,
                     Some("both") => ApiMode::Both,
-                    other => exit_usage(&format!("invalid --mode {other:?}: expected v1, v2 or both")),
+                    other => exit_usage(&format!(
+                        "invalid --mode {other:?}: expected v1, v2 or both"
+                    )),
                 }
             }
             "--port" => {

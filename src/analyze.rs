@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::report::{DistroSummary, IdentitySummary, ImportSummary, PackageCounts, RunResult};
 use crate::sbom::syft_json::{self, SbomInput};
 use crate::settings::Settings;
-use crate::source::{self, Limits, SourceImage, SourceRef};
+use crate::source::{self, Limits, Platform, SourceImage, SourceRef};
 
 /// Runs the job. The returned result is filled as far as the run got, also on failure; the
 /// error, if any, decides the exit code.
@@ -59,7 +59,8 @@ async fn run_steps(
     progress: &Progress,
     result: &mut RunResult,
 ) -> Result<(), Error> {
-    let catalogers: Arc<Vec<Box<dyn Cataloger>>> = Arc::new(catalog::registry::default_catalogers());
+    let catalogers: Arc<Vec<Box<dyn Cataloger>>> =
+        Arc::new(catalog::registry::default_catalogers());
     progress.step(format!("reading {}", settings.image_input));
     let image = read_source(settings, catalogers.clone()).await?;
     if cancel.is_cancelled() {
@@ -108,6 +109,7 @@ async fn run_steps(
     let Some(connection) = &settings.connection else {
         return Ok(());
     };
+    identity.require_tags(&settings.image_input)?;
     if catalog.packages.is_empty() {
         tracing::warn!(
             "no packages were found in {}; Anchore will show the image with an empty package list",
@@ -152,7 +154,10 @@ async fn run_steps(
 fn describe_step(step: &ImportStep) -> String {
     match step {
         ImportStep::Connected { version, account } => match account {
-            Some(account) => format!("connected to Anchore (API {}, account {account})", version.as_str()),
+            Some(account) => format!(
+                "connected to Anchore (API {}, account {account})",
+                version.as_str()
+            ),
             None => format!("connected to Anchore (API {})", version.as_str()),
         },
         ImportStep::OperationCreated { uuid } => format!("created import operation {uuid}"),
@@ -175,72 +180,72 @@ async fn read_source(
     let limits = Limits::default();
     let platform = settings.platform.clone();
     let wants = move |path: &str| catalog::registry::wants_any(&catalogers, path);
-    match &settings.source {
-        SourceRef::Daemon(reference) => {
-            let docker = source::daemon::connect()?;
-            if settings.pull {
-                source::daemon::pull(&docker, reference, platform.as_ref()).await?;
-            }
-            let daemon_image = source::daemon::inspect(&docker, reference).await?;
-            let reader = source::daemon::export(&docker, &daemon_image.id);
-            let description = format!("docker daemon image {reference}");
-            let mut image = tokio::task::spawn_blocking(move || {
-                source::archive::read_docker_archive(
-                    reader,
-                    description,
-                    None,
-                    platform.as_ref(),
-                    &wants,
-                    &limits,
-                )
-            })
-            .await
-            .expect("the layer reader does not panic")?;
-            image.repo_tags = daemon_image.repo_tags;
-            image.repo_digests = daemon_image.repo_digests;
-            Ok(image)
-        }
-        SourceRef::DockerArchive { path, reference } => {
-            let path = path.clone();
-            let reference = reference.clone();
-            tokio::task::spawn_blocking(move || {
-                let file = std::fs::File::open(&path).map_err(|error| {
-                    source::SourceError::open(&path, error)
-                })?;
-                source::archive::read_docker_archive(
-                    std::io::BufReader::with_capacity(1 << 20, file),
-                    format!("docker-archive:{}", path.display()),
-                    reference.as_deref(),
-                    platform.as_ref(),
-                    &wants,
-                    &limits,
-                )
-            })
-            .await
-            .expect("the layer reader does not panic")
-            .map_err(Error::from)
-        }
-        SourceRef::OciDir { path, reference } => {
-            let path = path.clone();
-            let reference = reference.clone();
-            tokio::task::spawn_blocking(move || {
-                source::oci::read_oci_dir(&path, reference.as_deref(), platform.as_ref(), &wants, &limits)
-            })
-            .await
-            .expect("the layer reader does not panic")
-            .map_err(Error::from)
-        }
-        SourceRef::OciArchive { path, reference } => {
-            let path = path.clone();
-            let reference = reference.clone();
-            tokio::task::spawn_blocking(move || {
-                source::oci::read_oci_archive(&path, reference.as_deref(), platform.as_ref(), &wants, &limits)
-            })
-            .await
-            .expect("the layer reader does not panic")
-            .map_err(Error::from)
+    let source = settings.source.clone();
+    if let SourceRef::Daemon(reference) = &source {
+        return read_daemon(reference, settings.pull, platform, wants, limits).await;
+    }
+    let read = move || match &source {
+        SourceRef::DockerArchive { path, reference } => source::archive::read_docker_archive_file(
+            path,
+            reference.as_deref(),
+            platform.as_ref(),
+            &wants,
+            &limits,
+        ),
+        SourceRef::OciArchive { path, reference } => source::archive::read_oci_archive_file(
+            path,
+            reference.as_deref(),
+            platform.as_ref(),
+            &wants,
+            &limits,
+        ),
+        SourceRef::OciDir { path, reference } => source::oci::read_oci_dir(
+            path,
+            reference.as_deref(),
+            platform.as_ref(),
+            &wants,
+            &limits,
+        ),
+        SourceRef::Daemon(_) => unreachable!("daemon sources are read above"),
+    };
+    let image = tokio::task::spawn_blocking(read)
+        .await
+        .expect("the layer reader does not panic")?;
+    Ok(image)
+}
+
+async fn read_daemon(
+    reference: &str,
+    pull: bool,
+    platform: Option<Platform>,
+    wants: impl Fn(&str) -> bool + Send + Sync + 'static,
+    limits: Limits,
+) -> Result<SourceImage, Error> {
+    let daemon = source::daemon::connect()?;
+    if pull {
+        source::daemon::pull(&daemon, reference, platform.as_ref()).await?;
+    }
+    let daemon_image = source::daemon::inspect(&daemon, reference).await?;
+    if let Some(requested) = &platform {
+        if !source::oci::platform_matches(requested, &daemon_image.platform) {
+            return Err(Error::PlatformMismatch {
+                reference: reference.to_owned(),
+                requested: source::oci::platform_label(requested),
+                found: source::oci::platform_label(&daemon_image.platform),
+            });
         }
     }
+    let reader = source::daemon::export_reader(&daemon, &daemon_image.id);
+    let description = format!("docker daemon image {reference}");
+    // The export is one image by id, so no reference or platform selection applies to it.
+    let mut image = tokio::task::spawn_blocking(move || {
+        source::archive::read_docker_archive(reader, description, None, None, &wants, &limits)
+    })
+    .await
+    .expect("the layer reader does not panic")?;
+    image.repo_tags = daemon_image.repo_tags;
+    image.repo_digests = daemon_image.repo_digests;
+    Ok(image)
 }
 
 fn write_sbom(path: &std::path::Path, sbom: &serde_json::Value) -> Result<(), Error> {

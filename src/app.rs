@@ -49,7 +49,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             return ExitCode::Failure;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: could not start the async runtime: {error}");
@@ -96,13 +99,19 @@ async fn analyze_async(settings: Settings) -> ExitCode {
             .map_err(std::io::Error::from)
             .and_then(|bytes| std::fs::write(path, bytes));
         if let Err(write_error) = written {
-            eprintln!("error: could not write the result to {}: {write_error}", path.display());
+            eprintln!(
+                "error: could not write the result to {}: {write_error}",
+                path.display()
+            );
             if error.is_none() {
                 return ExitCode::Failure;
             }
         }
     }
-    let sbom_on_stdout = settings.sbom_out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let sbom_on_stdout = settings
+        .sbom_out
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
     if !sbom_on_stdout {
         if let Some(identity) = &result.identity {
             let mut stdout = std::io::stdout().lock();
@@ -179,16 +188,37 @@ fn print_options(args: &OptionsArgs) -> ExitCode {
         .collect();
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&options).unwrap_or_default());
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&options).unwrap_or_default()
+        );
     } else {
         for option in &options {
             let name = option["long"].as_str().map_or_else(
-                || format!("<{}>", option["id"].as_str().unwrap_or_default().to_uppercase()),
+                || {
+                    format!(
+                        "<{}>",
+                        option["id"].as_str().unwrap_or_default().to_uppercase()
+                    )
+                },
                 |long| format!("--{long}"),
             );
-            let short = option["short"].as_str().map(|s| format!("-{s}")).unwrap_or_default();
+            let short = option["short"]
+                .as_str()
+                .map(|s| format!("-{s}"))
+                .unwrap_or_default();
             let env = option["env"].as_str().unwrap_or_default();
-            let _ = writeln!(stdout, "{short:3} {name:22} {env:20} {}", option["help"].as_str().unwrap_or_default().lines().next().unwrap_or_default());
+            let _ = writeln!(
+                stdout,
+                "{short:3} {name:22} {env:20} {}",
+                option["help"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+            );
         }
     }
     ExitCode::Success

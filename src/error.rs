@@ -9,7 +9,7 @@ pub enum Error {
     #[error(transparent)]
     Daemon(#[from] crate::source::daemon::DaemonError),
     #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(#[from] crate::source::error::SourceError),
     #[error(transparent)]
     Identity(#[from] crate::image::IdentityError),
     #[error("could not write {what} to {path}: {reason}")]
@@ -20,6 +20,14 @@ pub enum Error {
     },
     #[error(transparent)]
     Import(#[from] crate::anchore::ImportError),
+    #[error(
+        "image {reference} in the daemon is for {found}, not the requested platform {requested}: pull the right platform with -P --platform {requested}"
+    )]
+    PlatformMismatch {
+        reference: String,
+        requested: String,
+        found: String,
+    },
     #[error("interrupted")]
     Interrupted,
 }
@@ -27,9 +35,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Settings(_) | Self::Daemon(_) | Self::Identity(_) | Self::Output { .. } => {
-                ExitCode::Failure
-            }
+            Self::Settings(_)
+            | Self::Daemon(_)
+            | Self::Identity(_)
+            | Self::Output { .. }
+            | Self::PlatformMismatch { .. } => ExitCode::Failure,
             // A source that cannot be read is an analysis failure, as in the old analyzer, except
             // when the input itself does not exist.
             Self::Source(error) => error.exit_code(),

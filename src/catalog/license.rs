@@ -217,9 +217,10 @@ pub fn debian_copyright_licenses(text: &str) -> Vec<String> {
             rest = &after[name.len()..];
         }
         let trimmed = line.trim();
-        if trimmed.len() >= "LICENSE AGREEMENT".len()
-            && trimmed[.."LICENSE AGREEMENT".len()].eq_ignore_ascii_case("LICENSE AGREEMENT")
-        {
+        let starts_with_agreement = trimmed
+            .get(.."LICENSE AGREEMENT".len())
+            .is_some_and(|head| head.eq_ignore_ascii_case("LICENSE AGREEMENT"));
+        if starts_with_agreement {
             push_single(&mut found, trimmed);
         }
     }

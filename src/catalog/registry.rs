@@ -53,7 +53,29 @@ pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<
     let mut warnings = Vec::new();
     let mut packages = Vec::new();
     for cataloger in catalogers {
-        let found = cataloger.catalog(tree, &env, &mut warnings);
+        // A bug in one cataloger must not stop the analysis: its packages are lost, the rest of
+        // the image is still cataloged, and the failure is reported as a warning.
+        let mut own_warnings = Vec::new();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cataloger.catalog(tree, &env, &mut own_warnings)
+        }));
+        warnings.append(&mut own_warnings);
+        let found = match outcome {
+            Ok(found) => found,
+            Err(panic) => {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                warnings.push(CatalogWarning {
+                    cataloger: cataloger.name(),
+                    path: "(image)".to_owned(),
+                    reason: format!("internal error, packages of this kind are missing: {reason}"),
+                });
+                Vec::new()
+            }
+        };
         tracing::debug!(
             cataloger = cataloger.name(),
             packages = found.len(),

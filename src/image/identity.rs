@@ -56,7 +56,8 @@ pub struct Identity {
     pub local_image_id: String,
     /// The index the image was selected through, uploaded as the parent manifest.
     pub parent: Option<RawManifest>,
-    /// Fully qualified tags; never empty.
+    /// Fully qualified tags. Empty only when nothing names the image; [`Identity::require_tags`]
+    /// turns that into an error before an import, because Anchore needs at least one.
     pub tags: Vec<String>,
 }
 
@@ -107,6 +108,16 @@ pub fn validate_image_id(value: &str) -> Result<String, IdentityError> {
 }
 
 impl Identity {
+    /// Fails when no tag names the image: Anchore's finalize rejects an empty tag list.
+    pub fn require_tags(&self, image: &str) -> Result<(), IdentityError> {
+        if self.tags.is_empty() {
+            return Err(IdentityError::NoTag {
+                image: image.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// Applies the identity rules to what the source produced.
     pub fn resolve(image: &SourceImage, options: &IdentityOptions) -> Result<Self, IdentityError> {
         let config_digest = Digest::of(&image.config);
@@ -218,16 +229,16 @@ fn resolve_tags(
     // The source's own tags fill in when the user named no tag, or all of them on request.
     if tags.is_empty() || options.all_tags {
         let limit = if options.all_tags { usize::MAX } else { 1 };
-        for repo_tag in image.repo_tags.iter().take(limit) {
+        // An OCI `ref.name` may be a bare tag such as `1`, which names no repository.
+        let named = image
+            .repo_tags
+            .iter()
+            .filter(|tag| tag.contains('/') || tag.contains(':'));
+        for repo_tag in named.take(limit) {
             if let Some(tag) = reference::qualify_tag(repo_tag)? {
                 push(&mut tags, tag);
             }
         }
-    }
-    if tags.is_empty() {
-        return Err(IdentityError::NoTag {
-            image: image.description.clone(),
-        });
     }
     Ok(tags)
 }
@@ -358,9 +369,11 @@ mod tests {
         let identity = Identity::resolve(&source, &IdentityOptions::default()).unwrap();
         assert_eq!(identity.tags, ["docker.io/me/app:3"]);
 
-        let untagged = image(None, &[]);
+        let untagged = image(None, &["1"]);
+        let identity = Identity::resolve(&untagged, &IdentityOptions::default()).unwrap();
+        assert!(identity.tags.is_empty());
         assert!(matches!(
-            Identity::resolve(&untagged, &IdentityOptions::default()),
+            identity.require_tags("oci-dir:x"),
             Err(IdentityError::NoTag { .. })
         ));
     }

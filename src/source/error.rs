@@ -166,3 +166,19 @@ pub enum SourceError {
         source: serde_json::Error,
     },
 }
+
+impl SourceError {
+    /// The exit code: 1 when the input is missing or the selection is wrong (the user can fix
+    /// the command line), 2 when the image itself cannot be analyzed.
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
+        match self {
+            Self::NotFound { .. }
+            | Self::AmbiguousReference { .. }
+            | Self::ReferenceNotFound { .. }
+            | Self::PlatformNotFound { .. }
+            | Self::InvalidPlatform { .. } => ExitCode::Failure,
+            _ => ExitCode::AnalysisFailed,
+        }
+    }
+}
