@@ -707,3 +707,43 @@ async fn daemon_import_into_fake() {
         Some("analyzed")
     );
 }
+
+#[tokio::test]
+async fn interrupt_during_upload_is_exit_130() {
+    let fake = FakeAnchore::start(FakeConfig::new(ApiMode::V2Only)).await;
+    fake.inject(common::fake_anchore::Fault::Delay {
+        method: axum::http::Method::POST,
+        path_suffix: "/packages".to_owned(),
+        delay: std::time::Duration::from_secs(30),
+        times: 1,
+    });
+    let image = format!("docker-archive:{}", fixture("rpm-sqlite.docker.tar").display());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
+        .args(["analyze", &image, "-r", &fake.url, "-u", "admin"])
+        .env_clear()
+        .env("ANCHORE_CLI_PASS", PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start inline-scan");
+    // Wait until the packages upload is in flight, then interrupt as Ctrl-C would.
+    let mut waited = 0;
+    while !fake.requests().iter().any(|r| r.path.ends_with("/imports/images")) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+        assert!(waited < 200, "the import never started");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().expect("child pid").to_string();
+    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(code(&output), 130, "{}", stderr(&output));
+    let operations = fake.operations();
+    assert_eq!(operations.len(), 1);
+    assert!(
+        operations.values().all(|status| status == "invalidated"),
+        "operations left: {operations:?}"
+    );
+}
