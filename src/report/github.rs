@@ -641,4 +641,140 @@ mod tests {
         let no_repository = |name: &str| env(name).filter(|_| name != "GITHUB_REPOSITORY");
         assert_eq!(CheckRunTarget::from_env(&no_repository), None);
     }
+
+    /// Starts a fake GitHub Enterprise API on 127.0.0.1 that records each check-run request
+    /// and returns the status given.
+    async fn fake_github(
+        status: axum::http::StatusCode,
+    ) -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<(String, String, serde_json::Value)>>>,
+    ) {
+        use axum::extract::{Path as UrlPath, State};
+        use axum::http::HeaderMap;
+        type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+        let requests: Requests = Default::default();
+        let handler = move |State(requests): State<Requests>,
+                            UrlPath((owner, repository)): UrlPath<(String, String)>,
+                            headers: HeaderMap,
+                            axum::Json(body): axum::Json<serde_json::Value>| async move {
+            let authorization = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            requests.lock().unwrap().push((
+                format!("{owner}/{repository}"),
+                authorization,
+                body.clone(),
+            ));
+            let reply = serde_json::json!({
+                "id": 4242,
+                "node_id": "CR_1",
+                "details_url": null,
+                "head_sha": body["head_sha"],
+                "url": "http://127.0.0.1/api/v3/repos/octo/app/check-runs/4242",
+                "html_url": null,
+                "conclusion": body["conclusion"],
+                "output": {
+                    "title": body["output"]["title"],
+                    "summary": body["output"]["summary"],
+                    "text": null,
+                    "annotations_count": 0,
+                    "annotations_url": "http://127.0.0.1/annotations"
+                },
+                "started_at": null,
+                "completed_at": null,
+                "name": body["name"],
+                "pull_requests": []
+            });
+            if status.is_success() {
+                (status, axum::Json(reply))
+            } else {
+                let message = serde_json::json!({
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": "http://127.0.0.1/docs"
+                });
+                (status, axum::Json(message))
+            }
+        };
+        let app = axum::Router::new()
+            .route(
+                "/api/v3/repos/{owner}/{repository}/check-runs",
+                axum::routing::post(handler),
+            )
+            .with_state(requests.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        (format!("http://{address}/api/v3"), requests)
+    }
+
+    fn target(api_url: String) -> CheckRunTarget {
+        CheckRunTarget {
+            api_url,
+            owner: "octo".into(),
+            repository: "app".into(),
+            head_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn check_run_posts_to_enterprise_api() {
+        let (api_url, requests) = fake_github(axum::http::StatusCode::CREATED).await;
+        let token = Secret::new("ghs_test_token");
+        let id = create_check_run(&target(api_url), &token, &imported(), None)
+            .await
+            .unwrap();
+        assert_eq!(id, 4242);
+        let requests = requests.lock().unwrap();
+        assert_eq!(requests.len(), 1);
+        let (repository, authorization, body) = &requests[0];
+        assert_eq!(repository, "octo/app");
+        assert_eq!(authorization, "Bearer ghs_test_token");
+        assert_eq!(body["name"], CHECK_RUN_NAME);
+        assert_eq!(body["status"], "completed");
+        assert_eq!(body["conclusion"], "success");
+        assert_eq!(body["head_sha"], "0123456789abcdef0123456789abcdef01234567");
+        assert_eq!(body["output"]["title"], "inline-scan: app:1");
+        let summary = body["output"]["summary"].as_str().unwrap();
+        assert!(summary.contains("| Packages | 3 (deb 2, python 1) |"));
+    }
+
+    #[tokio::test]
+    async fn check_run_failure_conclusion_on_error() {
+        let (api_url, requests) = fake_github(axum::http::StatusCode::CREATED).await;
+        let result = RunResult {
+            image: "app:1".into(),
+            status: "error",
+            error: Some("import failed".into()),
+            ..RunResult::default()
+        };
+        create_check_run(&target(api_url), &Secret::new("t"), &result, None)
+            .await
+            .unwrap();
+        let requests = requests.lock().unwrap();
+        assert_eq!(requests[0].2["conclusion"], "failure");
+    }
+
+    #[tokio::test]
+    async fn check_run_forbidden_names_permission() {
+        let (api_url, _requests) = fake_github(axum::http::StatusCode::FORBIDDEN).await;
+        let error = create_check_run(
+            &target(api_url.clone()),
+            &Secret::new("t"),
+            &imported(),
+            None,
+        )
+        .await
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(&api_url), "{message}");
+        assert!(message.contains("403"), "{message}");
+        assert!(message.contains("checks: write"), "{message}");
+        assert!(!message.contains("ghs_"), "{message}");
+    }
 }
