@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools that tests/wrappers.rs uses to check the CI wrappers: check-jsonschema,
-# zizmor and actionlint into a Python virtual environment, gitlab-ci-local through npm, and
-# shellcheck through apt. Everything lands under one folder (default target/validators) that
+# zizmor and actionlint into a Python virtual environment, gitlab-ci-local through npm, and the
+# Debian package of shellcheck. Everything lands under one folder (default target/validators) that
 # the tests find through INLINE_SCAN_VALIDATORS.
 #
 # A tool that fails to install is reported and the script goes on, so the other checks still
