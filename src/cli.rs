@@ -241,7 +241,7 @@ pub struct AnalyzeArgs {
     pub report: ReportPlatform,
 
     /// Folder for CI report files (GitLab annotations and dotenv, CircleCI JUnit and
-    /// artifacts); created when missing.
+    /// artifacts), created when missing.
     #[arg(
         long,
         value_name = "DIR",

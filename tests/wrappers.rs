@@ -1000,7 +1000,7 @@ fn gitlab_ci_local_renders_inputs() {
 // ---------------------------------------------------------------------------------------------
 // Running the wrappers
 
-/// The binary the wrappers run, and whether it is the recording stand-in.
+/// Returns the binary the wrappers run, and whether it is the recording stand-in.
 fn binary_under_test() -> (PathBuf, bool) {
     match std::env::var_os("INLINE_SCAN_WRAPPER_BINARY") {
         Some(path) => (PathBuf::from(path), false),
@@ -1240,6 +1240,7 @@ fn github_action_maps_inputs_to_argv() {
         ("timeout", "30"),
         ("no-import", "true"),
     ]);
+
     let run = run_action(
         &repo(),
         work.path(),
@@ -1250,6 +1251,7 @@ fn github_action_maps_inputs_to_argv() {
         assert!(log.status.success(), "{}", describe(log));
     }
     assert_eq!(run.outputs["install"]["path"], binary);
+
     let texts: Vec<&[u8]> = run
         .logs
         .iter()
@@ -1260,6 +1262,7 @@ fn github_action_maps_inputs_to_argv() {
         assert!(run.summary.contains("## inline-scan"), "{}", run.summary);
         return;
     }
+
     let recorded = recorded(work.path());
     assert_eq!(
         recorded.argv,
@@ -1479,8 +1482,8 @@ fn github_install_requires_listed_version() {
     assert!(String::from_utf8_lossy(&run.logs[0].stderr).contains("exact release"));
 }
 
-/// Replaces `$[[ inputs.NAME ]]` in every string of the job; a string that is only the
-/// expression takes the input's type, as GitLab does.
+/// Replaces `$[[ inputs.NAME ]]` in every key and string of the job. A string that is only
+/// the expression takes the input's type, as GitLab does.
 fn interpolate_gitlab(value: &mut Value, inputs: &BTreeMap<String, Value>) {
     match value {
         Value::String(s) => {
@@ -1726,6 +1729,12 @@ fn run_circleci_command(
                 {
                     env.insert(text(name), text(value));
                 }
+                // Both run steps name the same exit-code file under /tmp, private to a CircleCI
+                // job. The test moves it into its own folder so parallel runs cannot collide.
+                if let Some(file) = env.get_mut("INLINE_SCAN_EXIT_CODE_FILE") {
+                    assert_eq!(file, "/tmp/inline-scan-exit-code");
+                    *file = work.join("exit-code").display().to_string();
+                }
                 let output = run_bash(&text(&body["command"]), &env, work);
                 let failed = !output.status.success();
                 result.runs.push(output);
@@ -1751,6 +1760,7 @@ fn circleci_command_stores_then_fails() {
         ("all_tags", "true"),
         ("sbom_out", "sbom.json"),
     ];
+
     let run = run_circleci_command(
         work.path(),
         &given,
@@ -1764,6 +1774,7 @@ fn circleci_command_stores_then_fails() {
         "{}",
         describe(&run.runs[1])
     );
+
     assert_eq!(
         run.stored,
         [
@@ -1777,12 +1788,14 @@ fn circleci_command_stores_then_fails() {
             ),
         ]
     );
+
     let texts: Vec<&[u8]> = run
         .runs
         .iter()
         .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
         .collect();
     assert_no_secret(work.path(), &texts);
+
     if stand_in {
         let recorded = recorded(work.path());
         assert_eq!(
@@ -1952,7 +1965,7 @@ fn docker_available() -> bool {
     available
 }
 
-/// The Docker client: INLINE_SCAN_DOCKER, else Debian's docker.io client, whose built-in
+/// Picks the Docker client: INLINE_SCAN_DOCKER, else Debian's docker.io client, whose built-in
 /// BuildKit needs no buildx plugin, else `docker` on PATH.
 fn docker_client() -> PathBuf {
     if let Some(client) = std::env::var_os("INLINE_SCAN_DOCKER") {
@@ -1999,6 +2012,7 @@ fn import_base_image(tag: &str, work: &Path) {
             .unwrap();
         let path = PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
         assert!(path.is_absolute(), "{program} not found on the host");
+
         let real = std::fs::canonicalize(&path).unwrap();
         let mut files = vec![real.clone()];
         let libraries = Command::new("ldd").arg(&real).output().unwrap();
@@ -2008,17 +2022,20 @@ fn import_base_image(tag: &str, work: &Path) {
                 files.push(PathBuf::from(library));
             }
         }
+
         for file in files {
             let target = rootfs.join(file.strip_prefix("/").unwrap());
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
             std::fs::copy(std::fs::canonicalize(&file).unwrap(), &target).unwrap();
         }
+
         let link = rootfs.join("bin").join(program);
         std::fs::create_dir_all(link.parent().unwrap()).unwrap();
         if !link.exists() {
             std::os::unix::fs::symlink(&real, &link).unwrap();
         }
     }
+
     std::fs::create_dir_all(rootfs.join("tmp")).unwrap();
     std::fs::set_permissions(
         rootfs.join("tmp"),
@@ -2026,6 +2043,7 @@ fn import_base_image(tag: &str, work: &Path) {
     )
     .unwrap();
     std::fs::create_dir_all(rootfs.join("usr/local/bin")).unwrap();
+
     let archive = work.join("rootfs.tar");
     let tar = Command::new("tar")
         .args([
@@ -2038,6 +2056,7 @@ fn import_base_image(tag: &str, work: &Path) {
         .output()
         .unwrap();
     assert!(tar.status.success(), "{}", describe(&tar));
+
     let imported = docker(&[
         "import",
         "--change",

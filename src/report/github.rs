@@ -1,9 +1,9 @@
 //! GitHub Actions reports: workflow-command annotations, the step summary, step outputs, masks
 //! for secrets, and an optional check run.
 //!
-//! Limits and escaping follow GitHub's workflow command rules: at most 10 annotations of each
-//! level are shown per step, a step summary may hold at most 1 MiB, and command values escape
-//! `%`, CR and LF (properties also `:` and `,`).
+//! Limits and escaping follow GitHub's workflow command rules. GitHub shows at most 10
+//! annotations of each level per step, and a step summary may hold at most 1 MiB. Command values
+//! escape `%`, CR and LF, and properties also escape `:` and `,`.
 
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
@@ -17,7 +17,7 @@ use super::RunResult;
 use super::platform::{Evaluation, ReportContext, ReportError, Written, outputs, write_file};
 use crate::secret::Secret;
 
-/// Annotations of one level that GitHub shows per step; further ones are dropped silently.
+/// Maximum annotations of one level that GitHub shows per step. It drops further ones silently.
 pub const MAX_ANNOTATIONS_PER_LEVEL: usize = 10;
 
 /// Size limit of one step summary (GitHub rejects larger ones with an error annotation).
@@ -86,8 +86,8 @@ impl Annotation {
 
 /// Lists the annotations of a run: an error when it failed, one warning per cataloging
 /// warning, a notice with the digest when it succeeded, and the policy result when evaluated.
-/// Each level is capped at [`MAX_ANNOTATIONS_PER_LEVEL`]; when more exist, the last one kept
-/// says how many were left out.
+/// Each level is capped at [`MAX_ANNOTATIONS_PER_LEVEL`]. When more exist, the last one kept
+/// states how many were left out.
 pub fn annotations(result: &RunResult, evaluation: Option<&Evaluation>) -> Vec<Annotation> {
     let title = format!("inline-scan: {}", result.image);
     let mut list = Vec::new();
@@ -370,7 +370,7 @@ fn append_file(what: &'static str, path: &PathBuf, text: &str) -> Result<(), Rep
     file.write_all(text.as_bytes()).map_err(error)
 }
 
-/// Where to create a check run: the API and commit of the current workflow run.
+/// Target of a check run: the API and commit of the current workflow run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRunTarget {
     /// REST API base, e.g. `https://api.github.com` or `https://HOST/api/v3` on GitHub

@@ -1,5 +1,5 @@
 //! GitLab CI reports: the `artifacts:reports:annotations` JSON with a link to the image in
-//! Anchore, a `artifacts:reports:dotenv` file with the run's outputs, and collapsible log
+//! Anchore, an `artifacts:reports:dotenv` file with the run's outputs, and collapsible log
 //! sections.
 
 use std::fmt::Write as _;
@@ -43,7 +43,7 @@ pub fn annotations(result: &RunResult) -> Value {
 }
 
 /// Renders the dotenv report. Names are `INLINE_SCAN_` plus the output name in upper snake
-/// case; tags are joined by commas because dotenv values are single-line. When the file would
+/// case. Tags are joined by commas because dotenv values are single-line. When the file would
 /// pass [`MAX_DOTENV_BYTES`], the tags are cut first and INLINE_SCAN_TAGS_TRUNCATED=true added.
 pub fn dotenv(result: &RunResult, evaluation: Option<&Evaluation>) -> String {
     let mut lines: Vec<(String, String)> = outputs(result, evaluation)

@@ -1,5 +1,5 @@
 //! Choosing the CI platform to report to, the outputs every platform publishes, and writing the
-//! platform's report files. The renderers are pure functions of [`RunResult`]; only
+//! platform's report files. The renderers are pure functions of [`RunResult`], and only
 //! [`write_reports`] touches the file system.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use super::RunResult;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportPlatform {
-    /// Detect the platform from its environment variables; no reports outside CI.
+    /// Detect the platform from its environment variables, and write no reports outside CI.
     Auto,
     Github,
     Gitlab,
@@ -69,7 +69,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Whether the policy evaluation ran and failed.
+    /// Returns true when the policy evaluation ran and failed.
     pub fn policy_failed(&self) -> bool {
         self.policy_status
             .as_deref()
@@ -82,12 +82,12 @@ impl Evaluation {
 pub struct Output {
     /// Name in kebab case, e.g. `image-id`.
     pub name: &'static str,
-    /// Value; may span lines (tags are one per line).
+    /// Value, which may span lines (tags are one per line).
     pub value: String,
 }
 
 /// Lists the outputs of a run. Values that the run did not reach are empty strings, so a later
-/// step can always read every name; the evaluation outputs exist only when evaluated.
+/// step can always read every name. The evaluation outputs exist only when evaluated.
 pub fn outputs(result: &RunResult, evaluation: Option<&Evaluation>) -> Vec<Output> {
     let identity = result.identity.as_ref();
     let mut list = vec![
@@ -202,7 +202,7 @@ pub fn write_reports(
     }
 }
 
-/// What [`write_reports`] produced.
+/// Result of [`write_reports`].
 #[derive(Debug, Default)]
 pub struct Written {
     /// Text for standard output, where the platform reads commands from the log.
@@ -231,7 +231,9 @@ pub(crate) fn write_file(
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    type Variables = &'static [(&'static str, &'static str)];
+
+    fn env_of(pairs: Variables) -> impl Fn(&str) -> Option<String> {
         move |name| {
             pairs
                 .iter()
@@ -242,7 +244,7 @@ mod tests {
 
     #[test]
     fn auto_detects_each_platform() {
-        let cases: [(&'static [(&str, &str)], Option<Platform>); 5] = [
+        let cases: [(Variables, Option<Platform>); 5] = [
             (&[("GITHUB_ACTIONS", "true")], Some(Platform::Github)),
             (&[("GITLAB_CI", "true")], Some(Platform::Gitlab)),
             (&[("CIRCLECI", "true")], Some(Platform::Circleci)),

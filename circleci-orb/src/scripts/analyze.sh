@@ -7,7 +7,7 @@
 # Values reach the binary as separate arguments and are never evaluated as shell text.
 #
 # Secrets never pass through here: the binary reads ANCHORE_CLI_PASS from the environment.
-# INLINE_SCAN_PASSWORD_VARIABLE may name another variable that holds the password, for
+# INLINE_SCAN_PASSWORD_VARIABLE may name another variable that contains the password, for
 # platforms that pass secrets by variable name (CircleCI env_var_name parameters).
 #
 # INLINE_SCAN_BIN selects the binary (default: inline-scan on PATH). With
