@@ -2148,3 +2148,49 @@ fn docker_image_runs_binary_as_non_root() {
         );
     }
 }
+
+#[test]
+fn manifest_paths_match_report_files() {
+    use inline_scan::report::{circleci, gitlab};
+
+    let report_dir = registry_default("report-dir");
+    let component = gitlab_job("gitlab/templates/inline-scan.yml");
+    let classic = gitlab_job("gitlab/inline-scan.gitlab-ci.yml");
+    let component_reports = &component["artifacts"]["reports"];
+    let classic_reports = &classic["artifacts"]["reports"];
+    assert_eq!(
+        text(&component_reports["annotations"]),
+        format!("$[[ inputs.report_dir ]]/{}", gitlab::ANNOTATIONS_FILE)
+    );
+    assert_eq!(
+        text(&component_reports["dotenv"]),
+        format!("$[[ inputs.report_dir ]]/{}", gitlab::DOTENV_FILE)
+    );
+    assert_eq!(
+        text(&classic_reports["annotations"]),
+        format!("{report_dir}/{}", gitlab::ANNOTATIONS_FILE)
+    );
+    assert_eq!(
+        text(&classic_reports["dotenv"]),
+        format!("{report_dir}/{}", gitlab::DOTENV_FILE)
+    );
+
+    let orb = orb();
+    let steps = orb["commands"]["analyze"]["steps"].as_sequence().unwrap();
+    let stored: BTreeMap<String, String> = steps
+        .iter()
+        .filter_map(|step| {
+            let (kind, body) = step.as_mapping()?.iter().next()?;
+            let path = body.get("path")?;
+            Some((text(kind), text(path)))
+        })
+        .collect();
+    assert_eq!(
+        stored["store_artifacts"],
+        format!("<< parameters.report_dir >>/{}", circleci::ARTIFACTS_DIR)
+    );
+    assert_eq!(
+        stored["store_test_results"],
+        format!("<< parameters.report_dir >>/{}", circleci::JUNIT_DIR)
+    );
+}

@@ -777,4 +777,64 @@ mod tests {
         assert!(message.contains("checks: write"), "{message}");
         assert!(!message.contains("ghs_"), "{message}");
     }
+
+    #[tokio::test]
+    async fn publish_keeps_reports_when_check_run_fails() {
+        use crate::report::platform::{Platform, ReportContext, publish};
+
+        let (api_url, requests) = fake_github(axum::http::StatusCode::FORBIDDEN).await;
+        let folder = tempfile::tempdir().unwrap();
+        let output_path = folder.path().join("output");
+        let summary_path = folder.path().join("summary");
+        let values = [
+            ("GITHUB_OUTPUT", output_path.display().to_string()),
+            ("GITHUB_STEP_SUMMARY", summary_path.display().to_string()),
+            ("GITHUB_API_URL", api_url),
+            ("GITHUB_REPOSITORY", "octo/app".to_owned()),
+            ("GITHUB_SHA", "0".repeat(40)),
+        ];
+        let env = |name: &str| {
+            values
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.clone())
+        };
+        let result = imported();
+        let context = ReportContext {
+            result: &result,
+            evaluation: None,
+            report_dir: folder.path(),
+            env: &env,
+        };
+        let token = Secret::new("ghs_forbidden");
+        let published = publish(Platform::Github, &context, Some(&token))
+            .await
+            .unwrap();
+        assert_eq!(published.check_run_id, None);
+        assert_eq!(published.warnings.len(), 1);
+        assert!(
+            published.warnings[0].contains("403"),
+            "{:?}",
+            published.warnings
+        );
+        assert_eq!(requests.lock().unwrap().len(), 1);
+        assert!(
+            std::fs::read_to_string(&output_path)
+                .unwrap()
+                .contains("digest<<")
+        );
+        assert!(
+            std::fs::read_to_string(&summary_path)
+                .unwrap()
+                .contains("| Status | ok |")
+        );
+
+        let published = publish(Platform::Github, &context, None).await.unwrap();
+        assert!(published.warnings.is_empty());
+        assert_eq!(
+            requests.lock().unwrap().len(),
+            1,
+            "a check run was sent without a token"
+        );
+    }
 }

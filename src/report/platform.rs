@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::RunResult;
+use crate::secret::Secret;
 
 /// Value of `--report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -202,12 +203,59 @@ pub fn write_reports(
     }
 }
 
+/// Writes the platform's reports and, on GitHub with a token, creates the check run.
+///
+/// The token comes from INLINE_SCAN_GITHUB_TOKEN and needs `checks: write`. A failed check run
+/// does not fail the run: its error is returned in [`Published::warnings`], because the
+/// step outputs and summary were written already.
+pub async fn publish(
+    platform: Platform,
+    context: &ReportContext<'_>,
+    github_token: Option<&Secret>,
+) -> Result<Published, ReportError> {
+    let written = write_reports(platform, context)?;
+    let mut published = Published {
+        written,
+        check_run_id: None,
+        warnings: Vec::new(),
+    };
+    let Some(token) = github_token.filter(|t| !t.is_empty()) else {
+        return Ok(published);
+    };
+    if platform != Platform::Github {
+        return Ok(published);
+    }
+    let Some(target) = super::github::CheckRunTarget::from_env(context.env) else {
+        published.warnings.push(
+            "no check run created: GITHUB_API_URL, GITHUB_REPOSITORY or GITHUB_SHA is not set"
+                .to_owned(),
+        );
+        return Ok(published);
+    };
+    match super::github::create_check_run(&target, token, context.result, context.evaluation).await
+    {
+        Ok(id) => published.check_run_id = Some(id),
+        Err(error) => published.warnings.push(error.to_string()),
+    }
+    Ok(published)
+}
+
 /// Result of [`write_reports`].
 #[derive(Debug, Default)]
 pub struct Written {
     /// Text for standard output, where the platform reads commands from the log.
     pub stdout: String,
     pub files: Vec<PathBuf>,
+}
+
+/// Result of [`publish`].
+#[derive(Debug, Default)]
+pub struct Published {
+    pub written: Written,
+    /// Id of the GitHub check run, when one was created.
+    pub check_run_id: Option<u64>,
+    /// Problems that did not stop the reports, such as a rejected check run.
+    pub warnings: Vec<String>,
 }
 
 /// Writes `contents` to `path`, creating its parent folders.
