@@ -205,9 +205,9 @@ pub fn write_reports(
 
 /// Writes the platform's reports and, on GitHub with a token, creates the check run.
 ///
-/// The token comes from INLINE_SCAN_GITHUB_TOKEN and needs `checks: write`. A failed check run
-/// does not fail the run: its error is returned in [`Published::warnings`], because the
-/// step outputs and summary were written already.
+/// Callers read the token from INLINE_SCAN_GITHUB_TOKEN, the variable the wrapper docs name,
+/// and it needs `checks: write`. A failed check run does not fail the run, because the step
+/// outputs and summary are written already. Its error is returned in [`Published::warnings`].
 pub async fn publish(
     platform: Platform,
     context: &ReportContext<'_>,
