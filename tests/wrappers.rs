@@ -2194,3 +2194,29 @@ fn manifest_paths_match_report_files() {
         format!("<< parameters.report_dir >>/{}", circleci::JUNIT_DIR)
     );
 }
+
+#[test]
+fn action_outputs_match_report_outputs() {
+    use inline_scan::report::platform::{Evaluation, outputs};
+
+    let evaluation = Evaluation {
+        policy_status: Some("pass".into()),
+        vulnerabilities: Some(BTreeMap::new()),
+    };
+    let names: BTreeSet<String> = outputs(&sample_result(), Some(&evaluation))
+        .into_iter()
+        .map(|output| output.name.to_owned())
+        .collect();
+    let action = yaml("action.yml");
+    let declared = map(&action, "outputs");
+    assert_eq!(keys(declared), names);
+    for (name, spec) in declared {
+        let name = text(name);
+        assert_eq!(
+            text(&spec["value"]),
+            format!("${{{{ steps.analyze.outputs.{name} }}}}"),
+            "output {name}"
+        );
+        assert!(spec.get("description").is_some(), "output {name}");
+    }
+}
