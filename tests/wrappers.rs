@@ -2132,7 +2132,17 @@ fn docker_image_runs_binary_as_non_root() {
         "-c",
         "bash /wrappers/analyze.sh && cat /tmp/stand-in.argv",
     ]);
+    let added = files_added_by_image(&base, &image, work.path());
     cleanup();
+    assert_eq!(
+        added,
+        BTreeSet::from([
+            "home".to_owned(),
+            "home/inline-scan".to_owned(),
+            "usr/local/bin/inline-scan".to_owned()
+        ]),
+        "the image adds more than the binary and the home folder"
+    );
     assert!(user.status.success(), "{}", describe(&user));
     assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "10001");
     assert_eq!(
@@ -2219,4 +2229,46 @@ fn action_outputs_match_report_outputs() {
         );
         assert!(spec.get("description").is_some(), "output {name}");
     }
+}
+
+/// Lists the files and folders of `image` that `base` does not have, from `docker export` of a
+/// container of each. Entries Docker itself creates in every container are left out.
+fn files_added_by_image(base: &str, image: &str, work: &Path) -> BTreeSet<String> {
+    let runtime_entries = [
+        ".dockerenv",
+        "dev",
+        "proc",
+        "sys",
+        "etc",
+        "etc/hosts",
+        "etc/hostname",
+        "etc/resolv.conf",
+        "etc/mtab",
+    ];
+    let list = |reference: &str, name: &str| -> BTreeSet<String> {
+        let created = docker(&["create", "--network", "none", reference, "true"]);
+        assert!(created.status.success(), "{}", describe(&created));
+        let container = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+        let archive = work.join(format!("{name}.tar"));
+        let exported = docker(&["export", "--output", archive.to_str().unwrap(), &container]);
+        docker(&["rm", "-f", &container]);
+        assert!(exported.status.success(), "{}", describe(&exported));
+        let mut entries = BTreeSet::new();
+        let mut reader = tar::Archive::new(std::fs::File::open(&archive).unwrap());
+        for entry in reader.entries().unwrap() {
+            let path = entry.unwrap().path().unwrap().display().to_string();
+            let path = path
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_owned();
+            let is_runtime = runtime_entries.contains(&path.as_str()) || path.starts_with("dev/");
+            if !path.is_empty() && !is_runtime {
+                entries.insert(path);
+            }
+        }
+        entries
+    };
+    let before = list(base, "base");
+    let after = list(image, "image");
+    after.difference(&before).cloned().collect()
 }
