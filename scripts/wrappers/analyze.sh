@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Runs `inline-scan analyze` with the options a CI wrapper passed as environment variables.
+#
+# Each option OPTION of `inline-scan analyze` is read from INLINE_SCAN_INPUT_<OPTION in upper
+# snake case>, e.g. --image-id from INLINE_SCAN_INPUT_IMAGE_ID, and the image from
+# INLINE_SCAN_INPUT_IMAGE. Empty variables add nothing, so the binary's own defaults apply.
+# Values reach the binary as separate arguments and are never evaluated as shell text.
+#
+# Secrets never pass through here: the binary reads ANCHORE_CLI_PASS from the environment.
+# INLINE_SCAN_PASSWORD_VARIABLE may name another variable that contains the password, for
+# platforms that pass secrets by variable name (CircleCI env_var_name parameters).
+#
+# INLINE_SCAN_BIN selects the binary (default: inline-scan on PATH). With
+# INLINE_SCAN_EXIT_CODE_FILE set, the script saves the binary's exit code there and exits 0,
+# so the platform can store the reports before a later step fails the job.
+#
+# The script avoids here-strings because CircleCI reads two less-than signs as the start of a
+# parameter.
+set -euo pipefail
+
+# Every option of `inline-scan analyze` with its kind: flag (true/false), list (one value per
+# line, repeated option) or value. tests/wrappers.rs checks this table against the binary.
+option_table='
+url value
+username value
+account value
+api-version value
+cacert value
+insecure flag
+force flag
+no-wait flag
+no-import flag
+timeout value
+request-timeout value
+annotation list
+digest value
+dockerfile value
+image-id value
+manifest value
+generate-manifest flag
+tag list
+all-tags flag
+pull flag
+platform value
+sbom-out value
+result-json value
+verbose flag
+quiet flag
+report value
+report-dir value
+'
+
+binary="${INLINE_SCAN_BIN:-inline-scan}"
+arguments=(analyze)
+
+while read -r option kind; do
+  [ -n "$option" ] || continue
+  variable="INLINE_SCAN_INPUT_$(printf '%s' "$option" | tr 'a-z-' 'A-Z_')"
+  value="${!variable:-}"
+  [ -n "$value" ] || continue
+  case "$kind" in
+    flag)
+      case "$value" in
+        true) arguments+=("--$option") ;;
+        false) ;;
+        *)
+          echo "error: $variable must be true or false, not '$value'" >&2
+          exit 1
+          ;;
+      esac
+      ;;
+    list)
+      while IFS= read -r item || [ -n "$item" ]; do
+        item="${item%$'\r'}"
+        [ -n "$item" ] && arguments+=("--$option=$item")
+      done < <(printf '%s\n' "$value")
+      ;;
+    value)
+      arguments+=("--$option=$value")
+      ;;
+  esac
+done < <(printf '%s\n' "$option_table")
+
+if [ -z "${INLINE_SCAN_INPUT_IMAGE:-}" ]; then
+  echo "error: no image given; set the wrapper's image input" >&2
+  exit 1
+fi
+arguments+=(-- "$INLINE_SCAN_INPUT_IMAGE")
+
+if [ -n "${INLINE_SCAN_PASSWORD_VARIABLE:-}" ]; then
+  if ! [[ "$INLINE_SCAN_PASSWORD_VARIABLE" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+    echo "error: INLINE_SCAN_PASSWORD_VARIABLE must be a variable name, not '$INLINE_SCAN_PASSWORD_VARIABLE'" >&2
+    exit 1
+  fi
+  if [ -z "${!INLINE_SCAN_PASSWORD_VARIABLE:-}" ]; then
+    echo "error: the password variable $INLINE_SCAN_PASSWORD_VARIABLE is empty or not set; define it as a secret (project variable or context)" >&2
+    exit 1
+  fi
+  ANCHORE_CLI_PASS="${!INLINE_SCAN_PASSWORD_VARIABLE}"
+  export ANCHORE_CLI_PASS
+fi
+
+printf 'running:' >&2
+printf ' %q' "$binary" "${arguments[@]}" >&2
+printf '\n' >&2
+if [ -n "${INLINE_SCAN_EXIT_CODE_FILE:-}" ]; then
+  status=0
+  "$binary" "${arguments[@]}" || status=$?
+  printf '%s\n' "$status" >"$INLINE_SCAN_EXIT_CODE_FILE"
+  exit 0
+fi
+exec "$binary" "${arguments[@]}"
