@@ -406,6 +406,9 @@ enum ExportBehavior {
     DropMidStream,
     /// Sends one chunk, then keeps the connection open without sending more.
     Stall,
+    /// Sends no response at all, as Docker 20.10 does while it writes a large image to its
+    /// temporary folder.
+    NoHeaders,
 }
 
 const MOCK_VERSION: &str = r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#;
@@ -461,6 +464,10 @@ async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
                     let _ = stream.write_all(response.as_bytes()).await;
                     return;
                 }
+                if let ExportBehavior::NoHeaders = behavior {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let chunk = vec![0u8; 512];
                 let _ = stream.write_all(head.as_bytes()).await;
@@ -472,6 +479,7 @@ async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
                 let _ = stream.flush().await;
                 match behavior {
                     ExportBehavior::DropMidStream => drop(stream),
+                    ExportBehavior::NoHeaders => {}
                     ExportBehavior::Stall => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                         drop(stream);
@@ -710,4 +718,26 @@ async fn pull_from_local_registry() {
         vec![format!("{repository}@{manifest_digest}")]
     );
     assert_eq!(pulled.repo_tags, vec![format!("{repository}:latest")]);
+}
+
+#[tokio::test]
+async fn export_without_response_times_out() {
+    let folder = tempfile::tempdir().unwrap();
+    let host = start_mock_daemon(folder.path(), ExportBehavior::NoHeaders).await;
+    let env = move |name: &str| (name == "DOCKER_HOST").then(|| host.clone());
+    let daemon = daemon::connect_with_env(&env).unwrap();
+
+    let mut stream =
+        daemon::export_with_idle_timeout(&daemon, &mock_image_id(), Duration::from_secs(1));
+    let first = stream.next().await.expect("an error item");
+
+    let err = first.unwrap_err();
+    assert!(
+        matches!(err, DaemonError::ExportStalled { seconds: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the error"
+    );
 }
