@@ -243,20 +243,27 @@ async fn export_missing_id_is_not_found() {
     );
 }
 
+/// Returns a loopback `host:port` that had a listener a moment ago and now has none, so a
+/// connection to it is refused.
+fn closed_loopback_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn pull_unreachable_registry_is_clear() {
     let Some(daemon) = docker::require_daemon().await else {
         return;
     };
-    // Port 9 on loopback has no listener, so the daemon's registry request is refused.
-    let reference = "127.0.0.1:9/inline-scan-test/absent:1";
+    let address = closed_loopback_address();
+    let reference = format!("{address}/inline-scan-test/absent:1");
 
-    let err = daemon::pull(&daemon, reference, None).await.unwrap_err();
+    let err = daemon::pull(&daemon, &reference, None).await.unwrap_err();
 
     let message = err.to_string();
     assert!(matches!(err, DaemonError::Pull { .. }), "{err:?}");
-    assert!(message.contains(reference), "{message}");
-    assert!(message.contains("127.0.0.1:9"), "{message}");
+    assert!(message.contains(&reference), "{message}");
+    assert!(message.contains("connection refused"), "{message}");
     assert!(message.contains("without -P"), "{message}");
 }
 
@@ -383,8 +390,8 @@ async fn missing_socket_names_docker_host() {
 
 #[tokio::test]
 async fn closed_tcp_port_names_docker_host() {
-    // Port 9 on loopback has no listener, so the connection is refused at once.
-    let env = |name: &str| (name == "DOCKER_HOST").then(|| "tcp://127.0.0.1:9".to_owned());
+    let host = format!("tcp://{}", closed_loopback_address());
+    let env = |name: &str| (name == "DOCKER_HOST").then(|| host.clone());
     let daemon = daemon::connect_with_env(&env).unwrap();
 
     let err = daemon::inspect(&daemon, "alpine:3").await.unwrap_err();
@@ -392,7 +399,7 @@ async fn closed_tcp_port_names_docker_host() {
     let message = err.to_string();
     assert!(matches!(err, DaemonError::Unreachable { .. }), "{err:?}");
     assert!(
-        message.contains("DOCKER_HOST=tcp://127.0.0.1:9"),
+        message.contains(&format!("DOCKER_HOST={host}")),
         "{message}"
     );
     assert!(message.to_lowercase().contains("refused"), "{message}");
