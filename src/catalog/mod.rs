@@ -6,7 +6,7 @@
 
 pub mod package;
 
-pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
+pub use package::{Distro, Evidence, License, Location, Package, PackageType, Cpe};
 
 use crate::filesystem::FileTree;
 
