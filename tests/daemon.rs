@@ -243,20 +243,27 @@ async fn export_missing_id_is_not_found() {
     );
 }
 
+/// Returns a loopback `host:port` that had a listener a moment ago and now has none, so a
+/// connection to it is refused.
+fn closed_loopback_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn pull_unreachable_registry_is_clear() {
     let Some(daemon) = docker::require_daemon().await else {
         return;
     };
-    // Port 9 on loopback has no listener, so the daemon's registry request is refused.
-    let reference = "127.0.0.1:9/inline-scan-test/absent:1";
+    let address = closed_loopback_address();
+    let reference = format!("{address}/inline-scan-test/absent:1");
 
-    let err = daemon::pull(&daemon, reference, None).await.unwrap_err();
+    let err = daemon::pull(&daemon, &reference, None).await.unwrap_err();
 
     let message = err.to_string();
     assert!(matches!(err, DaemonError::Pull { .. }), "{err:?}");
-    assert!(message.contains(reference), "{message}");
-    assert!(message.contains("127.0.0.1:9"), "{message}");
+    assert!(message.contains(&reference), "{message}");
+    assert!(message.contains("connection refused"), "{message}");
     assert!(message.contains("without -P"), "{message}");
 }
 
@@ -383,8 +390,8 @@ async fn missing_socket_names_docker_host() {
 
 #[tokio::test]
 async fn closed_tcp_port_names_docker_host() {
-    // Port 9 on loopback has no listener, so the connection is refused at once.
-    let env = |name: &str| (name == "DOCKER_HOST").then(|| "tcp://127.0.0.1:9".to_owned());
+    let host = format!("tcp://{}", closed_loopback_address());
+    let env = |name: &str| (name == "DOCKER_HOST").then(|| host.clone());
     let daemon = daemon::connect_with_env(&env).unwrap();
 
     let err = daemon::inspect(&daemon, "alpine:3").await.unwrap_err();
@@ -392,7 +399,7 @@ async fn closed_tcp_port_names_docker_host() {
     let message = err.to_string();
     assert!(matches!(err, DaemonError::Unreachable { .. }), "{err:?}");
     assert!(
-        message.contains("DOCKER_HOST=tcp://127.0.0.1:9"),
+        message.contains(&format!("DOCKER_HOST={host}")),
         "{message}"
     );
     assert!(message.to_lowercase().contains("refused"), "{message}");
@@ -406,6 +413,9 @@ enum ExportBehavior {
     DropMidStream,
     /// Sends one chunk, then keeps the connection open without sending more.
     Stall,
+    /// Sends no response at all, as Docker 20.10 does while it writes a large image to its
+    /// temporary folder.
+    NoHeaders,
 }
 
 const MOCK_VERSION: &str = r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#;
@@ -461,6 +471,10 @@ async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
                     let _ = stream.write_all(response.as_bytes()).await;
                     return;
                 }
+                if let ExportBehavior::NoHeaders = behavior {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let chunk = vec![0u8; 512];
                 let _ = stream.write_all(head.as_bytes()).await;
@@ -472,6 +486,7 @@ async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
                 let _ = stream.flush().await;
                 match behavior {
                     ExportBehavior::DropMidStream => drop(stream),
+                    ExportBehavior::NoHeaders => {}
                     ExportBehavior::Stall => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                         drop(stream);
@@ -710,4 +725,26 @@ async fn pull_from_local_registry() {
         vec![format!("{repository}@{manifest_digest}")]
     );
     assert_eq!(pulled.repo_tags, vec![format!("{repository}:latest")]);
+}
+
+#[tokio::test]
+async fn export_without_response_times_out() {
+    let folder = tempfile::tempdir().unwrap();
+    let host = start_mock_daemon(folder.path(), ExportBehavior::NoHeaders).await;
+    let env = move |name: &str| (name == "DOCKER_HOST").then(|| host.clone());
+    let daemon = daemon::connect_with_env(&env).unwrap();
+
+    let mut stream =
+        daemon::export_with_idle_timeout(&daemon, &mock_image_id(), Duration::from_secs(1));
+    let first = stream.next().await.expect("an error item");
+
+    let err = first.unwrap_err();
+    assert!(
+        matches!(err, DaemonError::ExportStalled { seconds: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the error"
+    );
 }

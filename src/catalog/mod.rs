@@ -16,7 +16,7 @@ pub mod python;
 pub mod registry;
 pub mod rpm;
 
-pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
+pub use package::{Distro, Evidence, License, Location, Package, PackageType, Cpe};
 
 use crate::filesystem::FileTree;
 

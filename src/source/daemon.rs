@@ -465,7 +465,12 @@ async fn next_export_chunk(
     let result = match next {
         Ok(None) => return None,
         Ok(Some(Ok(chunk))) => Ok(chunk),
-        Ok(Some(Err(err))) => Err(export_error(&state.daemon, &state.image_id, err)),
+        Ok(Some(Err(err))) => Err(export_error(
+            &state.daemon,
+            &state.image_id,
+            state.idle_timeout,
+            err,
+        )),
         Err(_elapsed) => Err(DaemonError::ExportStalled {
             host: state.daemon.host.clone(),
             image_id: state.image_id.clone(),
@@ -478,7 +483,12 @@ async fn next_export_chunk(
     Some((result, state))
 }
 
-fn export_error(daemon: &Daemon, image_id: &str, err: bollard::errors::Error) -> DaemonError {
+fn export_error(
+    daemon: &Daemon,
+    image_id: &str,
+    idle_timeout: Duration,
+    err: bollard::errors::Error,
+) -> DaemonError {
     match err {
         bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -488,7 +498,7 @@ fn export_error(daemon: &Daemon, image_id: &str, err: bollard::errors::Error) ->
         bollard::errors::Error::RequestTimeoutError => DaemonError::ExportStalled {
             host: daemon.host.clone(),
             image_id: image_id.to_owned(),
-            seconds: daemon.client.timeout().as_secs(),
+            seconds: idle_timeout.as_secs(),
         },
         bollard::errors::Error::DockerResponseServerError { message, .. } => DaemonError::Export {
             host: daemon.host.clone(),
