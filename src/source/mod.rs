@@ -2,6 +2,8 @@
 //! archives. Each source yields the exact manifest and config bytes it has, and streams every
 //! layer once through the layer walk, which builds the squashed [`FileTree`].
 
+pub mod registry;
+
 use std::path::PathBuf;
 
 use crate::digest::Digest;
