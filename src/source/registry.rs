@@ -43,7 +43,7 @@ const ACCEPTED_MANIFESTS: [&str; 4] = [
 
 const USER_AGENT: &str = concat!("inline-scan/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest pause between two reads of a response body before the request fails.
+/// Maximum pause between two reads of a response body before the request fails.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to reach the registry and which image to select.
@@ -95,7 +95,7 @@ pub struct RegistryImage {
     client: Arc<Client>,
     reference: Reference,
     runtime: tokio::runtime::Handle,
-    /// Which credential is in use, for error messages.
+    /// Description of the credential in use, for error messages.
     credentials: String,
 }
 
@@ -175,7 +175,7 @@ pub enum RegistryError {
     Unauthorized {
         registry: String,
         repository: String,
-        /// Which credential was tried, or that none was.
+        /// Description of the credential tried, or a note that none was sent.
         credentials: String,
     },
 
@@ -194,7 +194,10 @@ pub enum RegistryError {
     )]
     Tls { registry: String, detail: String },
 
-    #[error("cannot connect to registry {registry}: {detail}")]
+    #[error(
+        "cannot connect to registry {registry}: {detail}; check the host and port, and that \
+         the registry is running"
+    )]
     Connect { registry: String, detail: String },
 
     #[error("request to registry {registry} for {repository} failed: {detail}")]
@@ -387,6 +390,9 @@ fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
         })
 }
 
+// NOTE: oci-client 0.15 logs the token endpoint's response body, bearer token included, at
+// `debug` level under the `oci_client` target. Keep that target at `info` or above in any
+// log filter a user can widen.
 fn build_client(options: &RegistryOptions) -> Result<Client, RegistryError> {
     let mut extra_root_certificates = Vec::new();
     if let Some(path) = &options.cacert {
@@ -710,7 +716,12 @@ pub(crate) fn map_client_error(
         } => unauthorized(),
         OciDistributionError::ServerError { code: 404, .. } => not_found(),
         OciDistributionError::ServerError { code, message, .. } => {
-            request(format!("HTTP {code}: {}", message.trim()))
+            let mut detail = format!("HTTP {code}: {}", message.trim());
+            // Go's HTTP server answers a plain request on a TLS port with this 400 body.
+            if message.contains("HTTP request to an HTTPS server") {
+                detail.push_str("; the registry speaks HTTPS, so drop --registry-insecure");
+            }
+            request(detail)
         }
         OciDistributionError::RequestError(error) => {
             map_request_error(&error, registry, repository, credentials)

@@ -17,7 +17,7 @@ use super::{RegistryError, map_client_error};
 /// walk holds back the download instead of buffering the blob in memory.
 const CHANNEL_CHUNKS: usize = 8;
 
-/// What the download task sends to the reader.
+/// A message from the download task to the reader.
 enum Message {
     Chunk(Bytes),
     /// All bytes were sent, and their size and digest matched the descriptor.
@@ -32,7 +32,7 @@ pub(super) struct BlobTarget {
     pub repository: String,
     pub digest: Digest,
     pub size: u64,
-    /// Which credential is in use, for an unauthorized error.
+    /// Description of the credential in use, for an unauthorized error.
     pub credentials: String,
 }
 
@@ -76,7 +76,7 @@ impl LayerReader {
                 Ok(()) => Message::Verified,
                 Err(error) => Message::Failed(error),
             };
-            // The reader may be gone already; then nobody needs the outcome.
+            // A send error means the reader was dropped, and then the outcome has no consumer.
             let _ = sender.send(last).await;
         });
         Self {

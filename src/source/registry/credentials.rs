@@ -33,7 +33,7 @@ pub enum Credential {
     IdentityToken(Secret),
 }
 
-/// Where a credential came from, for log lines and error messages.
+/// The source of a credential, for log lines and error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialOrigin {
     CommandLine,
@@ -156,10 +156,10 @@ pub fn from_docker_config(
 /// Finds the entry whose key names `registry`. Keys may carry a scheme and a path
 /// (`https://host:5000/v1/`), as older `docker login` versions wrote them.
 fn find_entry<'a, T>(entries: &'a BTreeMap<String, T>, registry: &str) -> Option<&'a T> {
-    let wanted = canonical_host(registry);
+    let expected = canonical_host(registry);
     entries
         .iter()
-        .find(|(key, _)| canonical_host(key) == wanted)
+        .find(|(key, _)| canonical_host(key) == expected)
         .map(|(_, value)| value)
 }
 

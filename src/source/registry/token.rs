@@ -11,7 +11,7 @@ use crate::secret::Secret;
 
 use super::{RegistryError, RegistryOptions, map_request_error};
 
-/// The `client_id` sent with the grant; registries log it, and some require one.
+/// The `client_id` sent with the grant. Registries log it, and some require one.
 const CLIENT_ID: &str = "inline-scan";
 
 #[derive(Deserialize)]
