@@ -14,13 +14,15 @@ use std::sync::{Arc, Mutex};
 
 use inline_scan::digest::Digest;
 use inline_scan::secret::Secret;
-use inline_scan::source::Platform;
 use inline_scan::source::registry::{RegistryError, RegistryImage, RegistryOptions, fetch};
+use inline_scan::source::{Limits, Platform};
 use serde_json::{Value, json};
 use test_registry::{Mode, PASSWORD, Registry, USERNAME, require_tools};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
 fn fixture(name: &str) -> PathBuf {
@@ -162,6 +164,27 @@ async fn fetch_by_digest_and_not_found() {
     assert!(message.contains(&registry.host), "{message}");
     assert!(message.contains("test/rpm"), "{message}");
     assert!(message.contains("absent"), "{message}");
+
+    // The manifest is 558 bytes and the config 1044.
+    for (max_json, what) in [(500, "manifest"), (1000, "image config")] {
+        let options = RegistryOptions {
+            limits: Limits {
+                max_json,
+                ..Limits::default()
+            },
+            ..plain_options()
+        };
+        let error = fetch(&by_digest, &options).await.unwrap_err();
+        match error {
+            RegistryError::TooLarge {
+                what: actual, max, ..
+            } => {
+                assert_eq!(actual, what);
+                assert_eq!(max, max_json);
+            }
+            other => panic!("expected {what} too large, got {other:?}"),
+        }
+    }
 
     let missing_repository = format!("{}/test/none:1", registry.host);
     let error = fetch(&missing_repository, &plain_options())
@@ -543,6 +566,57 @@ async fn index_selects_platform() {
     let message = error.to_string();
     assert!(message.contains("linux/s390x"), "{message}");
     assert!(message.contains("linux/amd64, linux/arm64/v8"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_schema2_manifest_and_list() {
+    if !require_tools() {
+        return;
+    }
+    let registry = Registry::start(Mode::Plain);
+    let layout = fixture("rpm-sqlite.oci");
+    registry.push_docker_format(&layout, "1", "test/docker:1", false);
+    let reference = format!("{}/test/docker:1", registry.host);
+
+    let image = fetch(&reference, &plain_options())
+        .await
+        .expect("fetch schema 2");
+    let (body, header_digest) = registry_manifest(&registry, "test/docker", "1", None).await;
+    assert_eq!(image.manifest.bytes, body);
+    assert_eq!(image.manifest.digest().to_string(), header_digest);
+    assert_eq!(image.manifest.media_type, DOCKER_MANIFEST);
+    assert_eq!(image.layers.len(), 2);
+    for (index, layer) in image.layers.iter().enumerate() {
+        assert!(
+            layer
+                .media_type
+                .starts_with("application/vnd.docker.image.rootfs"),
+            "{}",
+            layer.media_type
+        );
+        let streamed = read_layer(&image, index).await.expect("layer stream");
+        assert_eq!(Digest::of(&streamed), layer.digest, "layer {index}");
+    }
+
+    let multi = registry.scratch().join("multi.oci");
+    let built = write_multi_platform_layout(&multi);
+    registry.push_docker_format(&multi, "multi", "test/docker-multi:1", true);
+    let options = RegistryOptions {
+        platform: Some(platform("linux", "arm64", Some("v8"))),
+        ..plain_options()
+    };
+    let reference = format!("{}/test/docker-multi:1", registry.host);
+    let image = fetch(&reference, &options).await.expect("fetch from list");
+    let (list_body, list_digest) =
+        registry_manifest(&registry, "test/docker-multi", "1", None).await;
+    let list = image.index.as_ref().expect("manifest list kept");
+    assert_eq!(list.media_type, DOCKER_MANIFEST_LIST);
+    assert_eq!(list.bytes, list_body);
+    assert_eq!(list.digest().to_string(), list_digest);
+    assert_ne!(list.digest(), built.index, "skopeo converted the list");
+    assert_eq!(image.manifest.media_type, DOCKER_MANIFEST);
+    let config: Value = serde_json::from_slice(&image.config).unwrap();
+    assert_eq!(config["architecture"], "arm64");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -284,8 +284,9 @@ pub async fn fetch(
         repository: &repository,
         credentials: &credentials,
     };
+    let max_json = options.limits.max_json;
 
-    let first = pull_manifest(&client, &parsed, &auth, &context).await?;
+    let first = pull_manifest(&client, &parsed, &auth, &context, max_json).await?;
     let (manifest, index) = if is_index(&first) {
         let platform = options.platform.clone().unwrap_or_else(runner_platform);
         let child_digest = select_platform(&first, &platform, reference, &registry)?;
@@ -294,7 +295,7 @@ pub async fn fetch(
             repository.clone(),
             child_digest.to_string(),
         );
-        let child = pull_manifest(&client, &child_reference, &auth, &context).await?;
+        let child = pull_manifest(&client, &child_reference, &auth, &context, max_json).await?;
         if is_index(&child) {
             return Err(RegistryError::InvalidManifest {
                 registry,
@@ -496,11 +497,22 @@ async fn pull_manifest(
     reference: &Reference,
     auth: &RegistryAuth,
     context: &Context<'_>,
+    max_json: u64,
 ) -> Result<RawManifest, RegistryError> {
     let (bytes, digest) = client
         .pull_manifest_raw(reference, auth, &ACCEPTED_MANIFESTS)
         .await
         .map_err(|error| map_error_in(error, context, reference))?;
+    // NOTE: oci-client reads the whole body before returning, so this bounds what is kept
+    // and parsed, not what is received.
+    if bytes.len() as u64 > max_json {
+        return Err(RegistryError::TooLarge {
+            what: "manifest",
+            digest: Digest::of(&bytes),
+            size: bytes.len() as u64,
+            max: max_json,
+        });
+    }
 
     // oci-client already compared the body with Docker-Content-Digest and with the digest
     // in the reference; this repeats the check against our own hash of the exact bytes.
@@ -569,6 +581,10 @@ fn select_platform(
         let os = entry_platform.os().to_string();
         let architecture = entry_platform.architecture().to_string();
         let variant = entry_platform.variant().clone();
+        // BuildKit stores attestation manifests in the index as unknown/unknown.
+        if os == "unknown" && architecture == "unknown" {
+            continue;
+        }
         available.push(format_platform(&os, &architecture, variant.as_deref()));
         if os != platform.os || architecture != platform.architecture {
             continue;
@@ -806,6 +822,7 @@ mod tests {
     }
 
     const TWO_PLATFORMS: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","platform":{"os":"unknown","architecture":"unknown"}},
         {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{"os":"linux","architecture":"amd64"}},
         {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#;
 

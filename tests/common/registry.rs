@@ -157,10 +157,31 @@ impl Registry {
     /// Pushes `oci:LAYOUT:LAYOUT_REF` to `REPOSITORY:TAG` with skopeo, keeping every digest.
     /// `all` copies every image of an index instead of one platform.
     pub fn push(&self, layout: &Path, layout_ref: &str, target: &str, all: bool) {
+        self.push_with(layout, layout_ref, target, all, None);
+    }
+
+    /// Pushes like [`Registry::push`], but converts the manifests to Docker schema 2
+    /// (skopeo `--format v2s2`), which changes their digests.
+    pub fn push_docker_format(&self, layout: &Path, layout_ref: &str, target: &str, all: bool) {
+        self.push_with(layout, layout_ref, target, all, Some("v2s2"));
+    }
+
+    fn push_with(
+        &self,
+        layout: &Path,
+        layout_ref: &str,
+        target: &str,
+        all: bool,
+        format: Option<&str>,
+    ) {
         let mut command = Command::new("skopeo");
         command
-            .args(["--insecure-policy", "copy", "--quiet", "--preserve-digests"])
+            .args(["--insecure-policy", "copy", "--quiet"])
             .arg("--dest-tls-verify=false");
+        match format {
+            Some(format) => command.arg(format!("--format={format}")),
+            None => command.arg("--preserve-digests"),
+        };
         if all {
             command.arg("--all");
         }
