@@ -331,6 +331,9 @@ fn base64_encode(text: &str) -> String {
 /// Environment variables that turn [`credential_helper_on_path`] into its child run.
 const HELPER_CHILD_HOST: &str = "INLINE_SCAN_TEST_HELPER_HOST";
 const HELPER_CHILD_CONFIG: &str = "INLINE_SCAN_TEST_HELPER_CONFIG";
+const HELPER_CHILD_EXPECT_FAILURE: &str = "INLINE_SCAN_TEST_HELPER_EXPECT_FAILURE";
+/// Output of the broken helper before it fails. No error message may repeat it.
+const BROKEN_HELPER_SECRET: &str = "half-written-secret-5521";
 
 /// The helper is found on PATH, and the test process cannot change its own PATH safely, so
 /// the test re-runs itself as a child with PATH extended and the registry's address passed in
@@ -345,10 +348,23 @@ async fn credential_helper_on_path() {
             docker_config_dir: Some(PathBuf::from(config_dir)),
             ..plain_options()
         };
-        let image = fetch(&format!("{host}/test/rpm:1"), &options)
-            .await
-            .expect("fetch with the credential helper");
-        assert_eq!(image.layers.len(), 2);
+        let result = fetch(&format!("{host}/test/rpm:1"), &options).await;
+        if std::env::var_os(HELPER_CHILD_EXPECT_FAILURE).is_some() {
+            let error = result.unwrap_err();
+            assert!(
+                matches!(error, RegistryError::CredentialHelper { .. }),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains("docker-credential-inline-scan-broken"),
+                "{message}"
+            );
+            assert!(!message.contains(BROKEN_HELPER_SECRET), "{message}");
+        } else {
+            let image = result.expect("fetch with the credential helper");
+            assert_eq!(image.layers.len(), 2);
+        }
         return;
     }
     if !require_tools() {
@@ -370,6 +386,15 @@ async fn credential_helper_on_path() {
     )
     .unwrap();
     std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let broken = bin.join("docker-credential-inline-scan-broken");
+    std::fs::write(
+        &broken,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nprintf '{{\"Secret\":\"{BROKEN_HELPER_SECRET}\"' \nexit 1\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
     let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
@@ -378,19 +403,29 @@ async fn credential_helper_on_path() {
     let helper_configs = [
         json!({"credHelpers": {registry.host.clone(): "inline-scan-test"}}),
         json!({"credsStore": "inline-scan-test"}),
+        // credHelpers takes precedence over auths, as in the Docker CLI, so the broken helper's error
+        // shows even though the auths entry would work.
+        json!({
+            "credHelpers": {registry.host.clone(): "inline-scan-broken"},
+            "auths": {registry.host.clone(): {"auth": base64_encode(&format!("{USERNAME}:{PASSWORD}"))}},
+        }),
     ];
     for (round, config) in helper_configs.iter().enumerate() {
+        let expect_failure = config.to_string().contains("inline-scan-broken");
         let config_dir = registry.scratch().join(format!("docker-config-{round}"));
         std::fs::create_dir(&config_dir).unwrap();
         std::fs::write(config_dir.join("config.json"), config.to_string()).unwrap();
 
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
             .args(["--exact", "credential_helper_on_path", "--nocapture"])
             .env("PATH", &path)
             .env(HELPER_CHILD_HOST, &registry.host)
-            .env(HELPER_CHILD_CONFIG, &config_dir)
-            .output()
-            .expect("run the child test");
+            .env(HELPER_CHILD_CONFIG, &config_dir);
+        if expect_failure {
+            child.env(HELPER_CHILD_EXPECT_FAILURE, "1");
+        }
+        let output = child.output().expect("run the child test");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -398,8 +433,10 @@ async fn credential_helper_on_path() {
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}");
-        let seen = std::fs::read_to_string(&marker).expect("the helper ran");
-        assert_eq!(seen, registry.host.repeat(round + 1));
+        if !expect_failure {
+            let seen = std::fs::read_to_string(&marker).expect("the helper ran");
+            assert_eq!(seen, registry.host.repeat(round + 1));
+        }
     }
 }
 
