@@ -403,11 +403,13 @@ async fn credential_helper_on_path() {
     let helper_configs = [
         json!({"credHelpers": {registry.host.clone(): "inline-scan-test"}}),
         json!({"credsStore": "inline-scan-test"}),
-        // credHelpers takes precedence over auths, as in the Docker CLI, so the broken helper's error
-        // shows even though the auths entry would work.
+        // credHelpers takes precedence over auths, as in the Docker CLI, so the broken
+        // helper's error shows even though the auths entry would work.
         json!({
             "credHelpers": {registry.host.clone(): "inline-scan-broken"},
-            "auths": {registry.host.clone(): {"auth": base64_encode(&format!("{USERNAME}:{PASSWORD}"))}},
+            "auths": {
+                registry.host.clone(): {"auth": base64_encode(&format!("{USERNAME}:{PASSWORD}"))},
+            },
         }),
     ];
     for (round, config) in helper_configs.iter().enumerate() {

@@ -474,7 +474,11 @@ async fn resolve_auth(
     };
     match credential {
         Credential::Basic { username, password } => {
-            tracing::debug!(registry = reference.registry(), %origin, "using registry user and password");
+            tracing::debug!(
+                registry = reference.registry(),
+                %origin,
+                "using registry user and password"
+            );
             let described = format!("user {username} from {origin}");
             Ok((
                 RegistryAuth::Basic(username, password.expose().to_owned()),
@@ -482,7 +486,11 @@ async fn resolve_auth(
             ))
         }
         Credential::IdentityToken(token) => {
-            tracing::debug!(registry = reference.registry(), %origin, "exchanging registry identity token");
+            tracing::debug!(
+                registry = reference.registry(),
+                %origin,
+                "exchanging registry identity token"
+            );
             let access = token::exchange_identity_token(reference, &token, options).await?;
             Ok((
                 RegistryAuth::Bearer(access.expose().to_owned()),
