@@ -1,8 +1,8 @@
 //! The registry source against a real registry (Debian's docker-registry) on 127.0.0.1:
 //! plain HTTP, TLS with a private CA, htpasswd basic auth, Docker config credentials, a
-//! credential helper, multi-platform indexes and corrupt blobs. An identity-token exchange is
-//! tested against a small axum registry, because docker-registry's token mode needs a
-//! separate token server.
+//! credential helper, multi-platform indexes and corrupt blobs. Bearer token auth (an
+//! identity token, or a user and password sent to the token endpoint) is tested against a
+//! small axum stand-in, because docker-registry's token mode needs a separate token server.
 
 #[path = "common/registry.rs"]
 mod test_registry;
@@ -715,76 +715,69 @@ async fn tampered_blob_is_rejected() {
     );
 }
 
-/// State of the token-auth registry stand-in.
-#[derive(Default)]
+/// A registry stand-in that only takes Bearer tokens, with a token endpoint that accepts a
+/// refresh token (POST, OAuth2 grant) or a user and password (GET with basic auth).
 struct TokenRegistry {
-    blobs: HashMap<String, (Vec<u8>, &'static str)>,
-    token_requests: Mutex<Vec<HashMap<String, String>>>,
-    base: String,
+    host: String,
+    manifest_digest: Digest,
+    config: Vec<u8>,
+    layer: Vec<u8>,
+    /// Form fields of every POST to the token endpoint.
+    token_posts: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TokenRegistry {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
 }
 
 const REFRESH_TOKEN: &str = "refresh-token-7f3a";
 const ACCESS_TOKEN: &str = "access-token-91c2";
+const TOKEN_USER: &str = "robot";
+const TOKEN_PASSWORD: &str = "robot-pass-62";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identity_token_is_exchanged() {
-    use axum::Router;
+#[derive(Clone)]
+struct TokenState {
+    base: String,
+    content: Arc<HashMap<String, (Vec<u8>, &'static str)>>,
+    token_posts: Arc<Mutex<Vec<HashMap<String, String>>>>,
+}
+
+mod token_handlers {
+    use std::collections::HashMap;
+
     use axum::extract::{Form, Path as UrlPath, State};
     use axum::http::{HeaderMap, StatusCode, header};
     use axum::response::{IntoResponse, Response};
-    use axum::routing::{get, post};
+    use base64::Engine as _;
+    use inline_scan::digest::Digest;
+    use serde_json::json;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let host = listener.local_addr().unwrap().to_string();
+    use super::{ACCESS_TOKEN, REFRESH_TOKEN, TOKEN_PASSWORD, TOKEN_USER, TokenState};
 
-    let layer = b"not really a tar, but the source does not look inside".to_vec();
-    let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [Digest::of(&layer).to_string()]}}).to_string().into_bytes();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::of(&config).to_string(), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": Digest::of(&layer).to_string(), "size": layer.len()}],
-    })
-    .to_string()
-    .into_bytes();
-    let manifest_digest = Digest::of(&manifest);
-
-    let mut state = TokenRegistry {
-        base: format!("http://{host}"),
-        ..TokenRegistry::default()
-    };
-    state
-        .blobs
-        .insert("manifests/1".to_owned(), (manifest.clone(), OCI_MANIFEST));
-    for blob in [&layer, &config] {
-        state.blobs.insert(
-            format!("blobs/{}", Digest::of(blob)),
-            (blob.clone(), "application/octet-stream"),
+    fn challenge(state: &TokenState) -> Response {
+        let value = format!(
+            "Bearer realm=\"{}/token\",service=\"token-test\"",
+            state.base
         );
-    }
-    let state = Arc::new(state);
-
-    fn challenge(state: &TokenRegistry) -> Response {
         (
             StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                format!(
-                    "Bearer realm=\"{}/token\",service=\"token-test\"",
-                    state.base
-                ),
-            )],
+            [(header::WWW_AUTHENTICATE, value)],
         )
             .into_response()
     }
-    async fn probe(State(state): State<Arc<TokenRegistry>>) -> Response {
+
+    pub async fn probe(State(state): State<TokenState>) -> Response {
         challenge(&state)
     }
-    async fn token(
-        State(state): State<Arc<TokenRegistry>>,
+
+    pub async fn refresh_grant(
+        State(state): State<TokenState>,
         Form(form): Form<HashMap<String, String>>,
     ) -> Response {
-        state.token_requests.lock().unwrap().push(form.clone());
+        state.token_posts.lock().unwrap().push(form.clone());
         let valid = form.get("grant_type").map(String::as_str) == Some("refresh_token")
             && form.get("refresh_token").map(String::as_str) == Some(REFRESH_TOKEN);
         if valid {
@@ -793,48 +786,122 @@ async fn identity_token_is_exchanged() {
             StatusCode::UNAUTHORIZED.into_response()
         }
     }
-    async fn content(
-        State(state): State<Arc<TokenRegistry>>,
+
+    pub async fn password_grant(headers: HeaderMap) -> Response {
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(format!("{TOKEN_USER}:{TOKEN_PASSWORD}"));
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        if sent == Some(format!("Basic {expected}").as_str()) {
+            axum::Json(json!({"token": ACCESS_TOKEN})).into_response()
+        } else {
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+    }
+
+    pub async fn content(
+        State(state): State<TokenState>,
         UrlPath(rest): UrlPath<String>,
         headers: HeaderMap,
     ) -> Response {
         let bearer = format!("Bearer {ACCESS_TOKEN}");
-        if headers
+        let sent = headers
             .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            != Some(bearer.as_str())
-        {
+            .and_then(|value| value.to_str().ok());
+        if sent != Some(bearer.as_str()) {
             return challenge(&state);
         }
-        let Some(key) = rest.strip_prefix("tok/") else {
+        let Some((bytes, media_type)) = rest
+            .strip_prefix("tok/")
+            .and_then(|key| state.content.get(key))
+        else {
             return StatusCode::NOT_FOUND.into_response();
         };
-        match state.blobs.get(key) {
-            Some((bytes, media_type)) => (
-                [
-                    (header::CONTENT_TYPE, media_type.to_string()),
-                    (
-                        header::HeaderName::from_static("docker-content-digest"),
-                        Digest::of(bytes).to_string(),
-                    ),
-                ],
-                bytes.clone(),
-            )
-                .into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
-        }
+        let headers = [
+            (header::CONTENT_TYPE, media_type.to_string()),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                Digest::of(bytes).to_string(),
+            ),
+        ];
+        (headers, bytes.clone()).into_response()
     }
+}
 
+/// Starts the stand-in on a free 127.0.0.1 port, serving a one-layer image as `tok:1`.
+async fn start_token_registry() -> TokenRegistry {
+    use axum::Router;
+    use axum::routing::get;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+
+    let layer = b"layer bytes; the source streams them without looking inside".to_vec();
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [Digest::of(&layer).to_string()]},
+    })
+    .to_string()
+    .into_bytes();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": Digest::of(&config).to_string(),
+            "size": config.len(),
+        },
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": Digest::of(&layer).to_string(),
+            "size": layer.len(),
+        }],
+    })
+    .to_string()
+    .into_bytes();
+
+    let mut content = HashMap::new();
+    content.insert("manifests/1".to_owned(), (manifest.clone(), OCI_MANIFEST));
+    for blob in [&layer, &config] {
+        content.insert(
+            format!("blobs/{}", Digest::of(blob)),
+            (blob.clone(), "application/octet-stream"),
+        );
+    }
+    let token_posts = Arc::new(Mutex::new(Vec::new()));
+    let state = TokenState {
+        base: format!("http://{host}"),
+        content: Arc::new(content),
+        token_posts: Arc::clone(&token_posts),
+    };
     let app = Router::new()
-        .route("/v2/", get(probe))
-        .route("/token", post(token))
-        .route("/v2/{*rest}", get(content))
-        .with_state(Arc::clone(&state));
+        .route("/v2/", get(token_handlers::probe))
+        .route(
+            "/token",
+            get(token_handlers::password_grant).post(token_handlers::refresh_grant),
+        )
+        .route("/v2/{*rest}", get(token_handlers::content))
+        .with_state(state);
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
+    TokenRegistry {
+        host,
+        manifest_digest: Digest::of(&manifest),
+        config,
+        layer,
+        token_posts,
+        server,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_token_is_exchanged() {
+    let registry = start_token_registry().await;
     let config_dir = tempfile::tempdir().unwrap();
     let docker_config =
-        json!({"auths": {host.clone(): {"auth": "", "identitytoken": REFRESH_TOKEN}}});
+        json!({"auths": {registry.host.clone(): {"auth": "", "identitytoken": REFRESH_TOKEN}}});
     std::fs::write(
         config_dir.path().join("config.json"),
         docker_config.to_string(),
@@ -845,30 +912,62 @@ async fn identity_token_is_exchanged() {
         docker_config_dir: Some(config_dir.path().to_path_buf()),
         ..RegistryOptions::default()
     };
-    let image = fetch(&format!("{host}/tok:1"), &options)
+    let reference = format!("{}/tok:1", registry.host);
+
+    let image = fetch(&reference, &options)
         .await
         .expect("fetch with an identity token");
-    assert_eq!(image.manifest.digest(), manifest_digest);
-    assert_eq!(image.config, config);
-    assert_eq!(read_layer(&image, 0).await.unwrap(), layer);
+    assert_eq!(image.manifest.digest(), registry.manifest_digest);
+    assert_eq!(image.config, registry.config);
+    assert_eq!(read_layer(&image, 0).await.unwrap(), registry.layer);
 
-    let requests = state.token_requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    assert_eq!(requests[0]["scope"], "repository:tok:pull");
-    assert_eq!(requests[0]["service"], "token-test");
-    assert_eq!(requests[0]["client_id"], "inline-scan");
+    let posts = registry.token_posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["scope"], "repository:tok:pull");
+    assert_eq!(posts[0]["service"], "token-test");
+    assert_eq!(posts[0]["client_id"], "inline-scan");
 
-    let bad_config = json!({"auths": {host.clone(): {"identitytoken": "expired"}}});
-    std::fs::write(
-        config_dir.path().join("config.json"),
-        bad_config.to_string(),
-    )
-    .unwrap();
-    let error = fetch(&format!("{host}/tok:1"), &options).await.unwrap_err();
+    let stale = json!({"auths": {registry.host.clone(): {"identitytoken": "stale-refresh-token"}}});
+    std::fs::write(config_dir.path().join("config.json"), stale.to_string()).unwrap();
+    let error = fetch(&reference, &options).await.unwrap_err();
     assert!(
         matches!(error, RegistryError::Unauthorized { .. }),
         "{error:?}"
     );
-    assert!(!format!("{error} {error:?}").contains("expired"), "{error}");
-    server.abort();
+    assert!(
+        !format!("{error} {error:?}").contains("stale-refresh-token"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_challenge_with_password() {
+    let registry = start_token_registry().await;
+    let reference = format!("{}/tok:1", registry.host);
+
+    let options = RegistryOptions {
+        username: Some(TOKEN_USER.to_owned()),
+        password: Some(Secret::new(TOKEN_PASSWORD)),
+        ..plain_options()
+    };
+    let image = fetch(&reference, &options).await.expect("fetch via token");
+    assert_eq!(image.manifest.digest(), registry.manifest_digest);
+    assert_eq!(read_layer(&image, 0).await.unwrap(), registry.layer);
+
+    let wrong = RegistryOptions {
+        password: Some(Secret::new("not-the-password")),
+        ..options
+    };
+    let error = fetch(&reference, &wrong).await.unwrap_err();
+    assert!(
+        matches!(error, RegistryError::Unauthorized { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(TOKEN_USER), "{error}");
+
+    let error = fetch(&reference, &plain_options()).await.unwrap_err();
+    assert!(
+        matches!(error, RegistryError::Unauthorized { .. }),
+        "{error:?}"
+    );
 }
