@@ -7,6 +7,8 @@
 
 mod blob;
 pub mod credentials;
+mod error;
+mod platform;
 mod token;
 
 use std::path::PathBuf;
@@ -14,30 +16,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use oci_spec::image::{ImageIndex, ImageManifest};
+use oci_spec::image::ImageManifest;
 
 use crate::digest::Digest;
+use crate::image::manifest::{DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST};
 use crate::secret::Secret;
 use crate::source::{Limits, Platform, RawManifest};
 
 use blob::BlobTarget;
 pub use blob::LayerReader;
 use credentials::{Credential, CredentialOrigin};
+pub use error::RegistryError;
+use error::{map_client_error, map_request_error};
+pub use platform::runner_platform;
+use platform::select_platform;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-
-/// The media types sent in `Accept`. Schema 1 manifests are left out on purpose: they carry
-/// no config blob, and registries convert them on request when they can.
+/// The media types sent in `Accept`. Docker schema 1 is not requested, because a schema 1
+/// manifest has no config blob to analyze.
 const ACCEPTED_MANIFESTS: [&str; 4] = [
     OCI_MANIFEST,
     OCI_INDEX,
-    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_V2,
     DOCKER_MANIFEST_LIST,
 ];
 
@@ -135,135 +137,6 @@ impl RegistryImage {
             target,
         ))
     }
-}
-
-/// Everything that can go wrong while fetching from a registry.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("invalid registry reference {reference:?}: {detail}")]
-    InvalidReference { reference: String, detail: String },
-
-    #[error(
-        "registry reference {reference:?} names no registry host: write it in full, \
-         e.g. registry.example.com/{reference}"
-    )]
-    MissingRegistryHost { reference: String },
-
-    #[error("--registry-username and --registry-password-stdin must be given together")]
-    IncompleteCredentials,
-
-    #[error("cannot read the CA certificate file {path}: {detail}")]
-    CaCertificate { path: PathBuf, detail: String },
-
-    #[error("cannot read the Docker configuration {path}: {detail}")]
-    DockerConfig { path: PathBuf, detail: String },
-
-    #[error(
-        "credential helper {program} failed for {registry}: {detail}; check that it is \
-         installed and that `{program} get` works"
-    )]
-    CredentialHelper {
-        program: String,
-        registry: String,
-        detail: String,
-    },
-
-    #[error(
-        "registry {registry} rejected the request for {repository}: unauthorized ({credentials}); \
-         check the credentials, or run docker login {registry}"
-    )]
-    Unauthorized {
-        registry: String,
-        repository: String,
-        /// Description of the credential tried, or a note that none was sent.
-        credentials: String,
-    },
-
-    #[error(
-        "{what} not found in registry {registry}, repository {repository}; check the name and tag"
-    )]
-    NotFound {
-        registry: String,
-        repository: String,
-        what: String,
-    },
-
-    #[error(
-        "TLS connection to registry {registry} failed: {detail}; for a private CA pass \
-         --registry-cacert FILE, for a plain-HTTP registry pass --registry-insecure"
-    )]
-    Tls { registry: String, detail: String },
-
-    #[error(
-        "cannot connect to registry {registry}: {detail}; check the host and port, and that \
-         the registry is running"
-    )]
-    Connect { registry: String, detail: String },
-
-    #[error("request to registry {registry} for {repository} failed: {detail}")]
-    Request {
-        registry: String,
-        repository: String,
-        detail: String,
-    },
-
-    #[error(
-        "the index of {reference} has no manifest for platform {requested}; available: \
-         {available}; pass --platform with one of them"
-    )]
-    PlatformNotFound {
-        reference: String,
-        requested: String,
-        available: String,
-    },
-
-    #[error("invalid {what} from registry {registry} for {reference}: {detail}")]
-    InvalidManifest {
-        registry: String,
-        reference: String,
-        what: &'static str,
-        detail: String,
-    },
-
-    #[error("{what} {digest} is {size} bytes, more than the limit of {max} bytes")]
-    TooLarge {
-        what: &'static str,
-        digest: Digest,
-        size: u64,
-        max: u64,
-    },
-
-    #[error(
-        "blob {expected} from registry {registry}, repository {repository} has sha256 {actual}: \
-         the registry's storage is corrupt or the blob was altered; do not trust this image"
-    )]
-    BlobDigestMismatch {
-        registry: String,
-        repository: String,
-        expected: Digest,
-        actual: Digest,
-    },
-
-    #[error(
-        "blob {digest} from registry {registry}, repository {repository} is {actual} bytes, \
-         but the manifest declares {expected}"
-    )]
-    BlobSizeMismatch {
-        registry: String,
-        repository: String,
-        digest: Digest,
-        expected: u64,
-        actual: u64,
-    },
-
-    #[error("blob download incomplete: {detail}")]
-    BlobIncomplete { detail: String },
-
-    #[error("layer index {index} is out of range: the image has {count} layers")]
-    NoSuchLayer { index: usize, count: usize },
-
-    #[error("fetch must run inside a tokio runtime")]
-    NoRuntime,
 }
 
 /// Fetches the manifest (selecting a platform from an index), config and layer list of
@@ -523,7 +396,7 @@ async fn pull_manifest(
     }
 
     // oci-client already compared the body with Docker-Content-Digest and with the digest
-    // in the reference; this repeats the check against our own hash of the exact bytes.
+    // in the reference. This repeats the check with our own hash of the exact bytes.
     let computed = Digest::of(&bytes);
     if digest != computed.to_string() {
         return Err(RegistryError::InvalidManifest {
@@ -562,96 +435,6 @@ fn is_index(manifest: &RawManifest) -> bool {
     manifest.media_type == OCI_INDEX || manifest.media_type == DOCKER_MANIFEST_LIST
 }
 
-/// Returns the digest of the index entry for `platform`. An entry without a variant matches
-/// any requested variant only when it is the sole entry for that os and architecture.
-fn select_platform(
-    index: &RawManifest,
-    platform: &Platform,
-    reference: &str,
-    registry: &str,
-) -> Result<Digest, RegistryError> {
-    let invalid = |detail: String| RegistryError::InvalidManifest {
-        registry: registry.to_owned(),
-        reference: reference.to_owned(),
-        what: "index",
-        detail,
-    };
-    let parsed =
-        ImageIndex::from_reader(&index.bytes[..]).map_err(|error| invalid(error.to_string()))?;
-
-    let mut available = Vec::new();
-    let mut exact = None;
-    let mut loose = Vec::new();
-    for entry in parsed.manifests() {
-        let Some(entry_platform) = entry.platform() else {
-            continue;
-        };
-        let os = entry_platform.os().to_string();
-        let architecture = entry_platform.architecture().to_string();
-        let variant = entry_platform.variant().clone();
-        // BuildKit stores attestation manifests in the index as unknown/unknown.
-        if os == "unknown" && architecture == "unknown" {
-            continue;
-        }
-        available.push(format_platform(&os, &architecture, variant.as_deref()));
-        if os != platform.os || architecture != platform.architecture {
-            continue;
-        }
-        if variant == platform.variant {
-            exact.get_or_insert(entry.digest().to_string());
-        } else if platform.variant.is_none() || variant.is_none() {
-            loose.push(entry.digest().to_string());
-        }
-    }
-    let chosen = match (exact, loose.as_slice()) {
-        (Some(digest), _) => digest,
-        (None, [only]) => only.clone(),
-        _ => {
-            return Err(RegistryError::PlatformNotFound {
-                reference: reference.to_owned(),
-                requested: format_platform(
-                    &platform.os,
-                    &platform.architecture,
-                    platform.variant.as_deref(),
-                ),
-                available: if available.is_empty() {
-                    "none (no entry declares a platform)".to_owned()
-                } else {
-                    available.join(", ")
-                },
-            });
-        }
-    };
-    chosen
-        .parse()
-        .map_err(|_| invalid(format!("entry digest {chosen} is not a sha256 digest")))
-}
-
-fn format_platform(os: &str, architecture: &str, variant: Option<&str>) -> String {
-    match variant {
-        Some(variant) => format!("{os}/{architecture}/{variant}"),
-        None => format!("{os}/{architecture}"),
-    }
-}
-
-/// Returns linux and this machine's architecture in the names OCI uses (Go's GOARCH).
-pub fn runner_platform() -> Platform {
-    let (architecture, variant) = match std::env::consts::ARCH {
-        "x86_64" => ("amd64", None),
-        "aarch64" => ("arm64", None),
-        "x86" => ("386", None),
-        "arm" => ("arm", Some("v7")),
-        "powerpc64" if cfg!(target_endian = "little") => ("ppc64le", None),
-        "loongarch64" => ("loong64", None),
-        other => (other, None),
-    };
-    Platform {
-        os: "linux".to_owned(),
-        architecture: architecture.to_owned(),
-        variant: variant.map(str::to_owned),
-    }
-}
-
 fn descriptor_digest(text: String, context: &Context<'_>) -> Result<Digest, RegistryError> {
     text.parse().map_err(|_| RegistryError::InvalidManifest {
         registry: context.registry.to_owned(),
@@ -688,180 +471,9 @@ fn map_error_in(
     }
 }
 
-/// Translates an oci-client error into one that names the registry and the next step.
-pub(crate) fn map_client_error(
-    error: OciDistributionError,
-    registry: &str,
-    repository: &str,
-    credentials: &str,
-) -> RegistryError {
-    let unauthorized = || RegistryError::Unauthorized {
-        registry: registry.to_owned(),
-        repository: repository.to_owned(),
-        credentials: credentials.to_owned(),
-    };
-    let not_found = || RegistryError::NotFound {
-        registry: registry.to_owned(),
-        repository: repository.to_owned(),
-        what: "content".to_owned(),
-    };
-    let request = |detail: String| RegistryError::Request {
-        registry: registry.to_owned(),
-        repository: repository.to_owned(),
-        detail,
-    };
-    match error {
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => unauthorized(),
-        OciDistributionError::ImageManifestNotFoundError(_) => not_found(),
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let codes: Vec<&OciErrorCode> =
-                envelope.errors.iter().map(|error| &error.code).collect();
-            if codes
-                .iter()
-                .any(|code| matches!(code, OciErrorCode::Unauthorized | OciErrorCode::Denied))
-            {
-                unauthorized()
-            } else if codes.iter().any(|code| {
-                matches!(
-                    code,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::BlobUnknown
-                )
-            }) {
-                not_found()
-            } else {
-                request(envelope.to_string())
-            }
-        }
-        OciDistributionError::ServerError {
-            code: 401 | 403, ..
-        } => unauthorized(),
-        OciDistributionError::ServerError { code: 404, .. } => not_found(),
-        OciDistributionError::ServerError { code, message, .. } => {
-            let mut detail = format!("HTTP {code}: {}", message.trim());
-            // Go's HTTP server answers a plain request on a TLS port with this 400 body.
-            if message.contains("HTTP request to an HTTPS server") {
-                detail.push_str("; the registry speaks HTTPS, so drop --registry-insecure");
-            }
-            request(detail)
-        }
-        OciDistributionError::RequestError(error) => {
-            map_request_error(&error, registry, repository, credentials)
-        }
-        other => request(other.to_string()),
-    }
-}
-
-pub(crate) fn map_request_error(
-    error: &reqwest::Error,
-    registry: &str,
-    repository: &str,
-    credentials: &str,
-) -> RegistryError {
-    if let Some(status) = error.status() {
-        return match status.as_u16() {
-            401 | 403 => RegistryError::Unauthorized {
-                registry: registry.to_owned(),
-                repository: repository.to_owned(),
-                credentials: credentials.to_owned(),
-            },
-            404 => RegistryError::NotFound {
-                registry: registry.to_owned(),
-                repository: repository.to_owned(),
-                what: "blob".to_owned(),
-            },
-            _ => RegistryError::Request {
-                registry: registry.to_owned(),
-                repository: repository.to_owned(),
-                detail: error_chain(error),
-            },
-        };
-    }
-    let detail = error_chain(error);
-    let lower = detail.to_ascii_lowercase();
-    if lower.contains("certificate")
-        || lower.contains("tls")
-        || lower.contains("invalidcontenttype")
-    {
-        RegistryError::Tls {
-            registry: registry.to_owned(),
-            detail,
-        }
-    } else if error.is_connect() || error.is_timeout() {
-        RegistryError::Connect {
-            registry: registry.to_owned(),
-            detail,
-        }
-    } else {
-        RegistryError::Request {
-            registry: registry.to_owned(),
-            repository: repository.to_owned(),
-            detail,
-        }
-    }
-}
-
-/// Joins an error and its sources, because reqwest puts the TLS reason in a nested source.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn index(json: &str) -> RawManifest {
-        RawManifest {
-            bytes: json.as_bytes().to_vec(),
-            media_type: OCI_INDEX.to_owned(),
-        }
-    }
-
-    const TWO_PLATFORMS: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
-        {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","platform":{"os":"unknown","architecture":"unknown"}},
-        {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","platform":{"os":"linux","architecture":"amd64"}},
-        {"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#;
-
-    fn platform(text: &str) -> Platform {
-        let parts: Vec<&str> = text.split('/').collect();
-        Platform {
-            os: parts[0].to_owned(),
-            architecture: parts[1].to_owned(),
-            variant: parts.get(2).map(|part| (*part).to_owned()),
-        }
-    }
-
-    #[test]
-    fn select_platform_exact_and_loose() {
-        let index = index(TWO_PLATFORMS);
-        let amd64 = select_platform(&index, &platform("linux/amd64"), "r", "h").unwrap();
-        assert!(amd64.hex().starts_with("aaaa"));
-        let arm64 = select_platform(&index, &platform("linux/arm64"), "r", "h").unwrap();
-        assert!(arm64.hex().starts_with("bbbb"));
-        let arm64_v8 = select_platform(&index, &platform("linux/arm64/v8"), "r", "h").unwrap();
-        assert_eq!(arm64, arm64_v8);
-    }
-
-    #[test]
-    fn select_platform_lists_available() {
-        let error =
-            select_platform(&index(TWO_PLATFORMS), &platform("linux/s390x"), "r", "h").unwrap_err();
-        let message = error.to_string();
-        assert!(message.contains("linux/s390x"), "{message}");
-        assert!(message.contains("linux/amd64, linux/arm64/v8"), "{message}");
-    }
 
     #[test]
     fn reference_needs_registry_host() {
@@ -894,16 +506,6 @@ mod tests {
             Some(OCI_MANIFEST)
         );
         assert_eq!(media_type_of(br#"{"schemaVersion":2}"#), None);
-    }
-
-    #[test]
-    fn runner_platform_is_linux() {
-        let platform = runner_platform();
-        assert_eq!(platform.os, "linux");
-        assert!(!platform.architecture.is_empty());
-        if cfg!(target_arch = "x86_64") {
-            assert_eq!(platform.architecture, "amd64");
-        }
     }
 
     #[test]
