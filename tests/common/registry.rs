@@ -205,7 +205,7 @@ impl Registry {
         );
     }
 
-    /// The file in the registry's storage that contains blob `digest` (`sha256:<hex>`).
+    /// Returns the file in the registry's storage that contains blob `digest` (`sha256:<hex>`).
     pub fn blob_file(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
         self.dir
