@@ -280,6 +280,7 @@ async fn basic_auth_flags_and_config() {
         password: Some(Secret::new(PASSWORD)),
         ..plain_options()
     };
+    assert!(!format!("{flags:?}").contains(PASSWORD));
     let image = fetch(&reference, &flags).await.expect("fetch with flags");
     let (body, header_digest) =
         registry_manifest(&registry, "test/rpm", "1", Some((USERNAME, PASSWORD))).await;
@@ -332,6 +333,8 @@ fn base64_encode(text: &str) -> String {
 const HELPER_CHILD_HOST: &str = "INLINE_SCAN_TEST_HELPER_HOST";
 const HELPER_CHILD_CONFIG: &str = "INLINE_SCAN_TEST_HELPER_CONFIG";
 const HELPER_CHILD_EXPECT_FAILURE: &str = "INLINE_SCAN_TEST_HELPER_EXPECT_FAILURE";
+/// The child-run host value that makes the child start the token stand-in itself.
+const TOKEN_STAND_IN: &str = "token-stand-in";
 /// Output of the broken helper before it fails. No error message may repeat it.
 const BROKEN_HELPER_SECRET: &str = "half-written-secret-5521";
 
@@ -344,6 +347,10 @@ async fn credential_helper_on_path() {
         std::env::var(HELPER_CHILD_HOST),
         std::env::var(HELPER_CHILD_CONFIG),
     ) {
+        if host == TOKEN_STAND_IN {
+            fetch_with_token_helper(Path::new(&config_dir)).await;
+            return;
+        }
         let options = RegistryOptions {
             docker_config_dir: Some(PathBuf::from(config_dir)),
             ..plain_options()
@@ -386,6 +393,17 @@ async fn credential_helper_on_path() {
     )
     .unwrap();
     std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let token_helper = bin.join("docker-credential-inline-scan-token");
+    std::fs::write(
+        &token_helper,
+        format!("#!/bin/sh\ncat >/dev/null\nprintf '{{\"Username\":\"<token>\",\"Secret\":\"{REFRESH_TOKEN}\"}}'\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &token_helper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let broken = bin.join("docker-credential-inline-scan-broken");
     std::fs::write(
         &broken,
@@ -412,17 +430,25 @@ async fn credential_helper_on_path() {
             },
         }),
     ];
-    for (round, config) in helper_configs.iter().enumerate() {
-        let expect_failure = config.to_string().contains("inline-scan-broken");
+    // The last round leaves config.json to the child, which alone knows the stand-in's port.
+    let rounds = helper_configs
+        .iter()
+        .map(|config| (Some(config), registry.host.as_str()))
+        .chain([(None, TOKEN_STAND_IN)]);
+    for (round, (config, host)) in rounds.enumerate() {
+        let expect_failure =
+            config.is_some_and(|config| config.to_string().contains("inline-scan-broken"));
         let config_dir = registry.scratch().join(format!("docker-config-{round}"));
         std::fs::create_dir(&config_dir).unwrap();
-        std::fs::write(config_dir.join("config.json"), config.to_string()).unwrap();
+        if let Some(config) = config {
+            std::fs::write(config_dir.join("config.json"), config.to_string()).unwrap();
+        }
 
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
         child
             .args(["--exact", "credential_helper_on_path", "--nocapture"])
             .env("PATH", &path)
-            .env(HELPER_CHILD_HOST, &registry.host)
+            .env(HELPER_CHILD_HOST, host)
             .env(HELPER_CHILD_CONFIG, &config_dir);
         if expect_failure {
             child.env(HELPER_CHILD_EXPECT_FAILURE, "1");
@@ -431,11 +457,11 @@ async fn credential_helper_on_path() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
-            "child run with {config} failed:\n{stdout}\n{}",
+            "child run with {config:?} failed:\n{stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}");
-        if !expect_failure {
+        if !expect_failure && config.is_some() {
             let seen = std::fs::read_to_string(&marker).expect("the helper ran");
             assert_eq!(seen, registry.host.repeat(round + 1));
         }
@@ -938,6 +964,27 @@ async fn identity_token_is_exchanged() {
         !format!("{error} {error:?}").contains("stale-refresh-token"),
         "{error}"
     );
+    assert!(error.to_string().contains("config.json"), "{error}");
+}
+
+/// Child half of [`credential_helper_on_path`]: a helper that returns the `<token>` user
+/// name hands over an identity token, which is exchanged at the stand-in's token endpoint.
+async fn fetch_with_token_helper(config_dir: &Path) {
+    let registry = start_token_registry().await;
+    let config = json!({"credHelpers": {registry.host.clone(): "inline-scan-token"}});
+    std::fs::write(config_dir.join("config.json"), config.to_string()).unwrap();
+    let options = RegistryOptions {
+        insecure_http: true,
+        docker_config_dir: Some(config_dir.to_path_buf()),
+        ..RegistryOptions::default()
+    };
+    let image = fetch(&format!("{}/tok:1", registry.host), &options)
+        .await
+        .expect("fetch with a token from the helper");
+    assert_eq!(image.manifest.digest(), registry.manifest_digest);
+    let posts = registry.token_posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["refresh_token"], REFRESH_TOKEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -364,7 +364,20 @@ async fn resolve_auth(
                 %origin,
                 "exchanging registry identity token"
             );
-            let access = token::exchange_identity_token(reference, &token, options).await?;
+            let access = token::exchange_identity_token(reference, &token, options)
+                .await
+                .map_err(|error| match error {
+                    RegistryError::Unauthorized {
+                        registry,
+                        repository,
+                        credentials,
+                    } => RegistryError::Unauthorized {
+                        registry,
+                        repository,
+                        credentials: format!("{credentials}, from {origin}"),
+                    },
+                    other => other,
+                })?;
             Ok((
                 RegistryAuth::Bearer(access.expose().to_owned()),
                 format!("identity token from {origin}"),
