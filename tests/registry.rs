@@ -430,7 +430,8 @@ async fn credential_helper_on_path() {
             },
         }),
     ];
-    // The last round leaves config.json to the child, which alone knows the stand-in's port.
+    // The last round leaves config.json to the child, because only the child has the
+    // stand-in's port.
     let rounds = helper_configs
         .iter()
         .map(|config| (Some(config), registry.host.as_str()))
