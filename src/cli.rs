@@ -208,6 +208,33 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PLATFORM", help_heading = "Image source")]
     pub platform: Option<String>,
 
+    /// Speak plain HTTP to the registry of a `registry:REF` image instead of HTTPS.
+    #[arg(long, help_heading = "Image source")]
+    pub registry_insecure: bool,
+
+    /// PEM file of CA certificates to trust for the registry, in addition to the built-in
+    /// roots.
+    #[arg(long, value_name = "FILE", help_heading = "Image source")]
+    pub registry_cacert: Option<PathBuf>,
+
+    /// Registry user name; without it, credentials come from the Docker CLI config.json.
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "registry_password_stdin",
+        help_heading = "Image source"
+    )]
+    pub registry_username: Option<String>,
+
+    /// Read the registry password from the first line of standard input.
+    #[arg(
+        long,
+        requires = "registry_username",
+        conflicts_with = "password_stdin",
+        help_heading = "Image source"
+    )]
+    pub registry_password_stdin: bool,
+
     /// Write the syft JSON SBOM to FILE (`-` for standard output).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub sbom_out: Option<PathBuf>,

@@ -7,6 +7,7 @@ pub mod compression;
 pub mod daemon;
 pub mod error;
 pub mod oci;
+pub mod registry;
 
 use std::path::PathBuf;
 
