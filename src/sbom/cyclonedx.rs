@@ -249,14 +249,7 @@ fn package_component(package: &Package, bom_refs: &mut BomRefs) -> Component {
     Component {
         bom_ref: bom_refs.claim(artifact_id(package)),
         kind: "library",
-        supplier: supplier(package).map(|(_, actor)| OrganizationalEntity {
-            name: actor.name.clone(),
-            contact: actor
-                .email
-                .is_some()
-                .then(|| vec![actor.into()])
-                .unwrap_or_default(),
-        }),
+        supplier: supplier(package).map(|(_, actor)| supplier_entity(actor)),
         authors: originator(package)
             .map(|actor| vec![actor.into()])
             .unwrap_or_default(),
@@ -272,6 +265,18 @@ fn package_component(package: &Package, bom_refs: &mut BomRefs) -> Component {
         properties,
         ..Component::default()
     }
+}
+
+/// A supplier named with an email keeps it as the entity's contact, because
+/// `organizationalEntity` itself has no email field.
+fn supplier_entity(actor: Actor) -> OrganizationalEntity {
+    let name = actor.name.clone();
+    let contact = if actor.email.is_some() {
+        vec![actor.into()]
+    } else {
+        Vec::new()
+    };
+    OrganizationalEntity { name, contact }
 }
 
 fn distro_component(distro: &Distro, bom_refs: &mut BomRefs) -> Component {

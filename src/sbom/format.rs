@@ -316,8 +316,9 @@ pub(super) enum ActorKind {
     Organization,
 }
 
-/// Parses `Name <email> (url)`, `Name <email>`, `Name` or `<email>`. The URL is dropped, and
-/// an email without `@` or with spaces is dropped too.
+/// Parses `Name <email> (url)`, `Name <email>`, `Name`, `<email>` or a bare address. The URL
+/// is dropped, and so is an email without `@` or with spaces. A bare address is both the
+/// name and the email.
 pub(super) fn parse_actor(text: &str) -> Option<Actor> {
     let mut text = text.trim();
     if text.ends_with(')') {
@@ -329,6 +330,8 @@ pub(super) fn parse_actor(text: &str) -> Option<Actor> {
         (Some(open), Some(close)) if open < close => {
             (text[..open].trim(), Some(text[open + 1..close].trim()))
         }
+        // A bare address such as Python's `Author-email: me@example.org`.
+        _ if text.contains('@') && !text.contains(char::is_whitespace) => (text, Some(text)),
         _ => (text, None),
     };
     let email = email
@@ -470,6 +473,47 @@ mod tests {
         assert_eq!(parsed[0].target, SbomTarget::Stdout);
         assert_eq!(parsed[1], output(SbomFormat::CycloneDxJson, "a.json"));
         assert_eq!(parsed[2], output(SbomFormat::SpdxJson, "b.json"));
+    }
+
+    #[test]
+    fn parse_actor_forms() {
+        let actor = |name: &str, email: Option<&str>| Actor {
+            name: name.to_owned(),
+            email: email.map(str::to_owned),
+        };
+        assert_eq!(
+            parse_actor("Jane Doe <jane@example.org> (https://example.org)"),
+            Some(actor("Jane Doe", Some("jane@example.org")))
+        );
+        assert_eq!(
+            parse_actor("Jane Doe <not an email>"),
+            Some(actor("Jane Doe", None))
+        );
+        assert_eq!(
+            parse_actor("<jane@example.org>"),
+            Some(actor("jane@example.org", Some("jane@example.org")))
+        );
+        assert_eq!(
+            parse_actor("jane@example.org"),
+            Some(actor("jane@example.org", Some("jane@example.org")))
+        );
+        assert_eq!(
+            parse_actor("Example Corp"),
+            Some(actor("Example Corp", None))
+        );
+        assert_eq!(parse_actor("  "), None);
+    }
+
+    #[test]
+    fn content_uuid_is_version_8() {
+        let digest = crate::digest::Digest::of(b"manifest");
+        let uuid = content_uuid("cyclonedx", &digest, b"content");
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "8");
+        assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"), "{uuid}");
+        assert_eq!(uuid, content_uuid("cyclonedx", &digest, b"content"));
+        assert_ne!(uuid, content_uuid("spdx", &digest, b"content"));
+        assert_ne!(uuid, content_uuid("cyclonedx", &digest, b"other"));
     }
 
     #[test]
