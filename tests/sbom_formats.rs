@@ -80,6 +80,7 @@ fn scan(case: &'static str) -> Scanned {
     let catalogers = default_catalogers();
     let tree = dir_tree::load(&root, |path| wants_any(&catalogers, path)).unwrap();
     let (catalog, _warnings) = run(&tree, &catalogers);
+
     let diff_id = tree.layers[0].clone();
     let config = serde_json::to_vec(&json!({
         "architecture": "amd64",
@@ -102,6 +103,7 @@ fn scan(case: &'static str) -> Scanned {
         }],
     }))
     .unwrap();
+
     let image = SourceImage {
         description: format!("fixture tree {case}"),
         manifest: Some(RawManifest {

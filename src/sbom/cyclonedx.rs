@@ -139,9 +139,9 @@ fn property(name: impl std::fmt::Display, value: impl Into<String>) -> Property 
 
 /// Renders the CycloneDX document, stamped with `created`.
 ///
-/// `serialNumber` is a UUID derived from the image digest and the rest of the document
-/// (timestamp included), so rendering the same analysis at the same time gives the same
-/// serial number, and any change to the content gives a new one.
+/// `serialNumber` is a UUID derived from the image digest and the rest of the document,
+/// timestamp included. The same analysis rendered at the same time gets the same serial
+/// number, and any change to the content gets a new one.
 pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
     let mut bom_refs = BomRefs::default();
     let mut components: Vec<Component> = input
@@ -190,7 +190,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
 }
 
 /// Hands out unique `bom-ref` values. Package refs are the syft JSON artifact ids, so the
-/// same package has the same id in every format; a repeat gets a numeric suffix.
+/// same package has the same id in every format. A repeat gets a numeric suffix.
 #[derive(Default)]
 struct BomRefs {
     used: BTreeSet<String>,
@@ -267,7 +267,7 @@ fn package_component(package: &Package, bom_refs: &mut BomRefs) -> Component {
     }
 }
 
-/// A supplier named with an email keeps it as the entity's contact, because
+/// Builds the supplier entity. An email goes into the entity's contact, because
 /// `organizationalEntity` itself has no email field.
 fn supplier_entity(actor: Actor) -> OrganizationalEntity {
     let name = actor.name.clone();

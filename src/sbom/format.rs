@@ -26,7 +26,7 @@ impl SbomFormat {
     /// Every format, in the order the help text lists them.
     pub const ALL: [SbomFormat; 3] = [Self::SyftJson, Self::CycloneDxJson, Self::SpdxJson];
 
-    /// The name used on the command line.
+    /// Returns the name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Self::SyftJson => "syft-json",
@@ -55,7 +55,7 @@ impl FromStr for SbomFormat {
     }
 }
 
-/// Where one SBOM is written.
+/// The destination of one SBOM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SbomTarget {
     /// `-`: standard output.
@@ -95,7 +95,7 @@ pub enum SbomOutputError {
         path: PathBuf,
     },
     #[error(
-        "SOURCE_DATE_EPOCH {value:?} is invalid: expected a whole number of seconds since 1970-01-01T00:00:00Z; unset it to use the current time"
+        "SOURCE_DATE_EPOCH {value:?} is invalid: expected a non-negative whole number of seconds since 1970-01-01T00:00:00Z, before year 10000; unset it to use the current time"
     )]
     InvalidSourceDateEpoch { value: String },
 }
@@ -161,8 +161,8 @@ pub fn parse_outputs(values: &[String]) -> Result<Vec<SbomOutput>, SbomOutputErr
     Ok(outputs)
 }
 
-/// Returns the document creation time: `SOURCE_DATE_EPOCH` when it is set (as the
-/// reproducible-builds convention asks), otherwise the current time. Either way it is
+/// Returns the document creation time: `SOURCE_DATE_EPOCH` when it is set (the
+/// reproducible-builds convention), otherwise the current time. Either way it is
 /// truncated to whole seconds, which is all both formats' timestamps carry.
 pub fn creation_time() -> Result<OffsetDateTime, SbomOutputError> {
     creation_time_from(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
@@ -181,6 +181,11 @@ pub fn creation_time_from(
         None | Some("") => now,
         Some(value) => {
             let seconds: i64 = value.parse().map_err(|_| invalid(value))?;
+            // A time before 1970 cannot come from a build, and both schemas want a
+            // four-digit year.
+            if seconds < 0 {
+                return Err(invalid(value));
+            }
             OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| invalid(value))?
         }
     };
@@ -218,9 +223,14 @@ pub fn render_at(format: SbomFormat, input: &SbomInput<'_>, created: OffsetDateT
 
 // Facts that the CycloneDX and the SPDX writer both record.
 
-/// The image's name in documents: the IMAGE argument as the user typed it.
+/// Returns the image's name in documents: the IMAGE argument as the user typed it, or the digest
+/// when that is empty, because both formats require a non-empty name.
 pub(super) fn image_name(input: &SbomInput<'_>) -> String {
-    input.user_input.to_owned()
+    if input.user_input.trim().is_empty() {
+        input.identity.digest.to_string()
+    } else {
+        input.user_input.to_owned()
+    }
 }
 
 /// Returns the image's `pkg:oci` purl: the repository's last path segment as name, the
@@ -526,6 +536,16 @@ mod tests {
             creation_time_from(Some("yesterday")),
             Err(SbomOutputError::InvalidSourceDateEpoch {
                 value: "yesterday".into()
+            })
+        );
+        assert_eq!(
+            creation_time_from(Some("-1")),
+            Err(SbomOutputError::InvalidSourceDateEpoch { value: "-1".into() })
+        );
+        assert_eq!(
+            creation_time_from(Some("253402300800")),
+            Err(SbomOutputError::InvalidSourceDateEpoch {
+                value: "253402300800".into()
             })
         );
         assert_eq!(

@@ -24,9 +24,9 @@ pub const SPDX_VERSION: &str = "SPDX-2.3";
 const DOCUMENT_ID: &str = "SPDXRef-DOCUMENT";
 const NOASSERTION: &str = "NOASSERTION";
 
-/// The base of every `documentNamespace`. SPDX 2.3 (clause 6.5) asks for a unique absolute
-/// URI and does not require it to resolve, and the `.invalid` top-level domain is reserved
-/// (RFC 2606) so it never will.
+/// The base of every `documentNamespace`. SPDX 2.3 requires a unique absolute URI without
+/// `#` for each document. The `.invalid` top-level domain is reserved by RFC 2606, so the
+/// URI never resolves to anyone's server.
 pub const NAMESPACE_BASE: &str = "https://inline-scan.invalid/spdx";
 
 #[derive(Serialize)]
@@ -121,6 +121,7 @@ struct Relationship {
 pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
     let mut ids = SpdxIds::default();
     let mut licenses = LicenseRefs::default();
+
     let image = image_package(input, &mut ids);
     let mut packages = Vec::with_capacity(input.catalog.packages.len() + 2);
     let mut relationships = vec![Relationship {
@@ -130,6 +131,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
     }];
     let image_id = image.spdx_id.clone();
     packages.push(image);
+
     let mut contained: Vec<SpdxPackage> = input
         .catalog
         .packages
@@ -147,6 +149,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
         });
         packages.push(package);
     }
+
     let mut document = Document {
         spdx_version: SPDX_VERSION,
         data_license: "CC0-1.0",
@@ -166,6 +169,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
         has_extracted_licensing_infos: licenses.into_extracted(),
         relationships,
     };
+
     let content = serde_json::to_vec(&document).expect("the document serializes");
     let digest = &input.identity.digest;
     document.document_namespace = format!(
@@ -202,7 +206,7 @@ fn id_part(text: &str) -> String {
     part.trim_matches('-').to_owned()
 }
 
-/// Hands out unique SPDXIDs; a repeat gets a numeric suffix.
+/// Hands out unique SPDXIDs. A repeat gets a numeric suffix.
 #[derive(Default)]
 struct SpdxIds {
     used: BTreeSet<String>,
