@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
 
-use inline_scan::catalog::Catalog;
 use inline_scan::catalog::registry::{default_catalogers, run, wants_any};
+use inline_scan::catalog::{Catalog, License};
 use inline_scan::dir_tree;
 use inline_scan::image::Identity;
 use inline_scan::image::identity::IdentityOptions;
@@ -691,6 +691,73 @@ fn spdx_broken_document_fails() {
     let file = write_json(dir.path(), "undeclared-license-ref.spdx.json", &undeclared);
     let findings = validators.spdx(&file).unwrap_err();
     assert!(findings.contains("LicenseRef-"), "{findings}");
+}
+
+// --- edge cases ---------------------------------------------------------------------------
+
+/// Licence values the fixtures lack but real databases can contain: `NOASSERTION`, an
+/// identifier the `spdx` crate lists but the validators reject, a `LicenseRef-` inside an
+/// expression, text that sanitizes to nothing, non-ASCII text, and two texts that clash once
+/// sanitized.
+#[test]
+fn edge_licences_pass_validators() {
+    let Some(validators) = validators() else {
+        return;
+    };
+    let mut scanned = scan("rpm/sqlite-sbomtest");
+    let template = scanned.catalog.packages[0].licenses[0].clone();
+    let licence = |value: &str, expression: Option<&str>| License {
+        value: value.to_owned(),
+        spdx_expression: expression.map(str::to_owned),
+        ..template.clone()
+    };
+    let shapes = vec![
+        vec![licence("NOASSERTION", Some("NOASSERTION"))],
+        vec![licence("GFDL", Some("GFDL-1.3-invariants"))],
+        vec![
+            licence("MIT", Some("MIT")),
+            licence("custom or MIT", Some("LicenseRef-custom OR MIT")),
+        ],
+        vec![licence("+++", None), licence("Lizenz für Ärzte", None)],
+        vec![licence("GPL 2", None), licence("GPL-2", None)],
+    ];
+    let first = scanned.catalog.packages[0].clone();
+    scanned.catalog.packages = shapes
+        .into_iter()
+        .enumerate()
+        .map(|(index, licenses)| {
+            let mut package = first.clone();
+            package.name = format!("edge-{index}");
+            package.licenses = licenses;
+            package
+        })
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let bom = write_json(
+        dir.path(),
+        "edge.cdx.json",
+        &scanned.render(SbomFormat::CycloneDxJson),
+    );
+    if let Err(findings) = validators.cyclonedx(&[bom]) {
+        panic!("CycloneDX validation failed:\n{findings}");
+    }
+    let document = scanned.render(SbomFormat::SpdxJson);
+    let file = write_json(dir.path(), "edge.spdx.json", &document);
+    if let Err(findings) = validators.spdx(&file) {
+        panic!("SPDX validation failed:\n{findings}");
+    }
+
+    let extracted = document["hasExtractedLicensingInfos"].as_array().unwrap();
+    let ids: BTreeSet<&str> = strings(extracted.iter().map(|info| &info["licenseId"]))
+        .into_iter()
+        .collect();
+    assert_eq!(ids.len(), extracted.len(), "LicenseRef ids repeat");
+    assert!(ids.contains("LicenseRef-custom"), "{ids:?}");
+    assert!(ids.contains("LicenseRef-GPL-2"), "{ids:?}");
+    assert!(ids.contains("LicenseRef-GFDL"), "{ids:?}");
+    // custom, GFDL, "+++", the non-ASCII text, and both GPL texts.
+    assert_eq!(ids.len(), 6, "{ids:?}");
 }
 
 // --- reproducibility --------------------------------------------------------------------

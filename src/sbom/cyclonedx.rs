@@ -14,7 +14,9 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::format::{Actor, content_uuid, image_name, image_purl, originator, rfc3339, supplier};
+use super::format::{
+    Actor, content_uuid, image_name, image_purl, originator, rfc3339, supplier, usable_expression,
+};
 use super::syft_json::{SbomInput, artifact_id};
 use crate::catalog::{Distro, License, Package};
 
@@ -197,11 +199,11 @@ struct BomRefs {
 }
 
 impl BomRefs {
-    fn claim(&mut self, wanted: String) -> String {
-        let mut candidate = wanted.clone();
+    fn claim(&mut self, requested: String) -> String {
+        let mut candidate = requested.clone();
         let mut suffix = 2;
         while !self.used.insert(candidate.clone()) {
-            candidate = format!("{wanted}-{suffix}");
+            candidate = format!("{requested}-{suffix}");
             suffix += 1;
         }
         candidate
@@ -319,16 +321,14 @@ fn distro_component(distro: &Distro, bom_refs: &mut BomRefs) -> Component {
 
 /// Maps the package's licences to CycloneDX's licence choice. A licence whose SPDX expression
 /// is a single SPDX licence identifier becomes `license.id`, and one without an expression
-/// becomes `license.name`. Any other expression (`MIT OR Apache-2.0`, `GPL-2.0+`) can only
+/// (or with `NOASSERTION`, or one [`usable_expression`] rejects) becomes `license.name`. Any other expression (`MIT OR Apache-2.0`, `GPL-2.0+`) can only
 /// stand alone in the array, so when there is one, every licence that has an SPDX expression
 /// is joined with AND into a single expression. Licences without one are then left out,
 /// because the CycloneDX 1.6 schema cannot mix expressions and license objects.
 fn licenses(licenses: &[License]) -> Vec<LicenseChoice> {
     let needs_expression = licenses.iter().any(|license| {
-        license
-            .spdx_expression
-            .as_deref()
-            .is_some_and(|expression| spdx::license_id(expression).is_none())
+        usable_expression(license)
+            .is_some_and(|expression| licence_shape(expression) == LicenceShape::Expression)
     });
     if needs_expression {
         return vec![joined_expression(licenses)];
@@ -336,9 +336,9 @@ fn licenses(licenses: &[License]) -> Vec<LicenseChoice> {
     licenses
         .iter()
         .map(|license| {
-            let (id, name) = match &license.spdx_expression {
-                Some(id) => (Some(id.clone()), None),
-                None => (None, Some(license.value.clone())),
+            let (id, name) = match usable_expression(license) {
+                Some(id) if licence_shape(id) == LicenceShape::Id => (Some(id.to_owned()), None),
+                _ => (None, Some(license.value.clone())),
             };
             LicenseChoice::License {
                 license: LicenseObject {
@@ -354,11 +354,14 @@ fn licenses(licenses: &[License]) -> Vec<LicenseChoice> {
 fn joined_expression(licenses: &[License]) -> LicenseChoice {
     let expressions: Vec<&License> = licenses
         .iter()
-        .filter(|license| license.spdx_expression.is_some())
+        .filter(|license| {
+            usable_expression(license)
+                .is_some_and(|expression| licence_shape(expression) != LicenceShape::Name)
+        })
         .collect();
     let mut parts: Vec<String> = Vec::new();
     for license in &expressions {
-        let expression = license.spdx_expression.as_deref().unwrap_or_default();
+        let expression = usable_expression(license).unwrap_or_default();
         let part = if expression.contains(char::is_whitespace) && expressions.len() > 1 {
             format!("({expression})")
         } else {
@@ -381,10 +384,83 @@ fn joined_expression(licenses: &[License]) -> LicenseChoice {
     }
 }
 
+/// The CycloneDX field that carries an SPDX expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LicenceShape {
+    /// A single identifier from the schema's licence list: `license.id`.
+    Id,
+    /// Anything else SPDX accepts: `expression`.
+    Expression,
+    /// `NOASSERTION` or `NONE`, which are no licence at all: `license.name` keeps the text.
+    Name,
+}
+
+fn licence_shape(expression: &str) -> LicenceShape {
+    if matches!(expression, "NOASSERTION" | "NONE") {
+        return LicenceShape::Name;
+    }
+    if spdx::license_id(expression).is_some() {
+        LicenceShape::Id
+    } else {
+        LicenceShape::Expression
+    }
+}
+
 fn acknowledgement(license: &License) -> &'static str {
     if license.kind == "concluded" {
         "concluded"
     } else {
         "declared"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(value: &str, expression: Option<&str>) -> License {
+        License {
+            value: value.to_owned(),
+            spdx_expression: expression.map(str::to_owned),
+            kind: "declared",
+            locations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn licences_ids_and_names() {
+        let rendered = serde_json::to_value(licenses(&[
+            declared("MIT", Some("MIT")),
+            declared("Public Domain", None),
+            declared("NOASSERTION", Some("NOASSERTION")),
+            declared("GFDL", Some("GFDL-1.3-invariants")),
+        ]))
+        .unwrap();
+        assert_eq!(
+            rendered,
+            serde_json::json!([
+                {"license": {"id": "MIT", "acknowledgement": "declared"}},
+                {"license": {"name": "Public Domain", "acknowledgement": "declared"}},
+                {"license": {"name": "NOASSERTION", "acknowledgement": "declared"}},
+                {"license": {"name": "GFDL", "acknowledgement": "declared"}},
+            ])
+        );
+    }
+
+    #[test]
+    fn licences_compound_joined() {
+        let rendered = serde_json::to_value(licenses(&[
+            declared("GPL2+", Some("GPL-2.0-or-later")),
+            declared("MIT or Apache", Some("MIT OR Apache-2.0")),
+            declared("custom", None),
+        ]))
+        .unwrap();
+        assert_eq!(
+            rendered,
+            serde_json::json!([{
+                "expression": "GPL-2.0-or-later AND (MIT OR Apache-2.0)",
+                "acknowledgement": "declared",
+            }])
+        );
     }
 }

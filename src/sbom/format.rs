@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::syft_json::{self, SbomInput};
 use super::{cyclonedx, spdx};
-use crate::catalog::{Package, PackageType};
+use crate::catalog::{License, Package, PackageType};
 
 /// A document format for `--sbom-out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -168,8 +168,8 @@ pub fn creation_time() -> Result<OffsetDateTime, SbomOutputError> {
     creation_time_from(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
 }
 
-/// [`creation_time`] for a given `SOURCE_DATE_EPOCH` value (`None` when unset). An empty value
-/// counts as unset.
+/// Returns [`creation_time`] for a given `SOURCE_DATE_EPOCH` value (`None` when unset). An
+/// empty value counts as unset.
 pub fn creation_time_from(
     source_date_epoch: Option<&str>,
 ) -> Result<OffsetDateTime, SbomOutputError> {
@@ -310,6 +310,28 @@ pub(super) fn rfc3339(time: OffsetDateTime) -> String {
     time.to_offset(time::UtcOffset::UTC)
         .format(&format)
         .expect("a UTC time with a four-digit year formats")
+}
+
+/// Identifiers the `spdx` crate (0.10.9) lists that are not on the SPDX licence list that
+/// spdx-tools 0.8.5 validates against, nor in the licence enum of the CycloneDX 1.6 schema
+/// that cyclonedx-python-lib 11.12.0 bundles. The listed forms end in `-only` or `-or-later`.
+const UNLISTED_IDENTIFIERS: &[&str] = &[
+    "GFDL-1.1-invariants",
+    "GFDL-1.1-no-invariants",
+    "GFDL-1.2-invariants",
+    "GFDL-1.2-no-invariants",
+    "GFDL-1.3-invariants",
+    "GFDL-1.3-no-invariants",
+];
+
+/// Returns the licence's SPDX expression unless it uses an identifier that validators
+/// reject, in which case the licence is rendered as free text.
+pub(super) fn usable_expression(license: &License) -> Option<&str> {
+    let expression = license.spdx_expression.as_deref()?;
+    let unlisted = expression
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .any(|token| UNLISTED_IDENTIFIERS.contains(&token));
+    (!unlisted).then_some(expression)
 }
 
 /// A person or organization named by package metadata.

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use super::format::{
     Actor, ActorKind, content_uuid, image_name, image_purl, originator, rfc3339, supplier,
+    usable_expression,
 };
 use super::syft_json::{SbomInput, artifact_id};
 use crate::catalog::{Distro, License, Package};
@@ -213,11 +214,11 @@ struct SpdxIds {
 }
 
 impl SpdxIds {
-    fn claim(&mut self, wanted: String) -> String {
-        let mut candidate = wanted.clone();
+    fn claim(&mut self, requested: String) -> String {
+        let mut candidate = requested.clone();
         let mut suffix = 2;
         while !self.used.insert(candidate.clone()) {
-            candidate = format!("{wanted}-{suffix}");
+            candidate = format!("{requested}-{suffix}");
             suffix += 1;
         }
         candidate
@@ -329,7 +330,7 @@ fn catalog_package(
             reference_locator: package.purl.clone(),
         });
     }
-    let wanted_id = format!(
+    let requested_id = format!(
         "SPDXRef-Package-{}-{}-{}",
         package.kind.as_str(),
         id_part(&package.name),
@@ -337,7 +338,7 @@ fn catalog_package(
     );
     SpdxPackage {
         name: package.name.clone(),
-        spdx_id: ids.claim(wanted_id),
+        spdx_id: ids.claim(requested_id),
         version_info: package.version.clone(),
         supplier: Some(
             supplier(package)
@@ -416,14 +417,14 @@ fn source_info(package: &Package) -> String {
 fn declared_expression(declared: &[License], licenses: &mut LicenseRefs) -> String {
     let mut terms: Vec<String> = Vec::new();
     for license in declared {
-        let term = match &license.spdx_expression {
+        let term = match usable_expression(license) {
             Some(expression) => {
                 for token in expression.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
                     if token.starts_with("LicenseRef-") {
                         licenses.declare(token, &license.value);
                     }
                 }
-                expression.clone()
+                expression.to_owned()
             }
             None => licenses.for_text(&license.value),
         };
