@@ -17,7 +17,7 @@ use inline_scan::dir_tree;
 use inline_scan::image::Identity;
 use inline_scan::image::identity::IdentityOptions;
 use inline_scan::image::manifest::OCI_MANIFEST;
-use inline_scan::sbom::format::{SbomFormat, render_at};
+use inline_scan::sbom::format::{SbomFormat, render, render_at};
 use inline_scan::sbom::syft_json::SbomInput;
 use inline_scan::source::{Compression, LayerInfo, RawManifest, SourceImage};
 use packageurl::PackageUrl;
@@ -791,4 +791,30 @@ fn rendering_is_reproducible() {
         document["documentNamespace"].as_str().unwrap().to_owned()
     };
     assert_ne!(namespace(created), namespace(later));
+}
+
+/// `render` takes its time from `SOURCE_DATE_EPOCH`. The variable is set only in a child run
+/// of this test binary, because changing the environment of the running tests is unsafe.
+#[test]
+fn render_honours_source_date_epoch() {
+    const CHILD: &str = "INLINE_SCAN_SBOM_EPOCH_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let scan = scan("python/coverage");
+        let bom: Value =
+            serde_json::from_slice(&render(SbomFormat::CycloneDxJson, &scan.input())).unwrap();
+        assert_eq!(bom["metadata"]["timestamp"], "2001-09-09T01:46:40Z");
+        let document: Value =
+            serde_json::from_slice(&render(SbomFormat::SpdxJson, &scan.input())).unwrap();
+        assert_eq!(document["creationInfo"]["created"], "2001-09-09T01:46:40Z");
+        return;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "render_honours_source_date_epoch", "--nocapture"])
+        .env(CHILD, "1")
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "child run failed:\n{text}");
+    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
 }
