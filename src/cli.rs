@@ -235,9 +235,11 @@ pub struct AnalyzeArgs {
     )]
     pub registry_password_stdin: bool,
 
-    /// Write the syft JSON SBOM to FILE (`-` for standard output).
-    #[arg(long, value_name = "FILE", help_heading = "Output")]
-    pub sbom_out: Option<PathBuf>,
+    /// Write an SBOM as FORMAT=FILE, where FORMAT is syft-json, cyclonedx-json or spdx-json
+    /// and FILE is `-` for standard output (at most one output may be `-`). A bare FILE
+    /// writes syft JSON. Repeat the option to write several formats.
+    #[arg(long, value_name = "FORMAT=FILE", help_heading = "Output")]
+    pub sbom_out: Vec<String>,
 
     /// Write the result as JSON to FILE.
     #[arg(long, value_name = "FILE", help_heading = "Output")]

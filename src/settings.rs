@@ -151,7 +151,9 @@ impl Settings {
             connection,
             force: args.force,
             wait: WaitPolicy::new(!args.no_wait, Duration::from_secs(args.timeout)),
-            sbom_out: args.sbom_out.clone(),
+            // TODO: parse every value with sbom::format::parse_outputs. Until then the last
+            // value is taken as a path.
+            sbom_out: args.sbom_out.last().map(PathBuf::from),
             result_json: args.result_json.clone(),
             verbose: args.verbose,
             quiet: args.quiet,
