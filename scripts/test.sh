@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: starts the Docker daemons and builds the test images when needed
-# (every step is idempotent), then cargo fmt --check, cargo clippy and cargo test.
+# Runs the whole test suite: scripts/setup.sh installs the tools and starts the services the tests
+# use (every step is idempotent), then cargo fmt --check, cargo clippy and cargo test run.
 #
 # With CI=true a missing Docker daemon fails the run. Without CI, the daemon setup is tried and
 # the tests that need a daemon print SKIPPED when it is not there.
@@ -23,25 +23,9 @@ phase() {
   return "$status"
 }
 
-# Runs a setup step. Outside CI a failure only prints a note, because the daemon tests then skip.
-setup_step() {
-  if under_ci; then
-    phase "$@"
-  else
-    phase "$@" || echo "note: $1 failed; the tests that need it will be skipped" >&2
-  fi
-}
-
 total_start=$(date +%s)
 
-if command -v dockerd >/dev/null 2>&1 || under_ci; then
-  setup_step "start dockerd" bash .ci/start-dockerd.sh
-  setup_step "start TLS dockerd" bash .ci/start-tls-dockerd.sh
-  setup_step "build test images" bash scripts/build-test-images.sh
-  setup_step "start podman service" bash .ci/start-podman.sh
-else
-  echo "note: dockerd is not installed; the tests that need a Docker daemon will be skipped" >&2
-fi
+bash scripts/setup.sh
 
 phase "cargo fmt --check" cargo fmt --all --check
 phase "cargo clippy" cargo clippy --all-targets --locked -- -D warnings

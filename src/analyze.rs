@@ -16,6 +16,7 @@ use crate::exit::ExitCode;
 use crate::image::Identity;
 use crate::progress::Progress;
 use crate::report::{DistroSummary, IdentitySummary, ImportSummary, PackageCounts, RunResult};
+use crate::sbom::format::{self, SbomFormat, SbomTarget};
 use crate::sbom::syft_json::{self, SbomInput};
 use crate::settings::Settings;
 use crate::source::{self, Limits, Platform, SourceImage, SourceRef};
@@ -89,7 +90,7 @@ async fn run_steps(
     let identity = Identity::resolve(&image, &settings.identity)?;
     result.identity = Some(IdentitySummary::from(&identity));
 
-    let sbom = syft_json::render(&SbomInput {
+    let input = SbomInput {
         user_input: &settings.image_input,
         image: &image,
         identity: &identity,
@@ -98,11 +99,19 @@ async fn run_steps(
             "catalogers": catalogers.iter().map(|c| c.name()).collect::<Vec<_>>(),
             "scope": "squashed",
         }),
-    });
-    if let Some(path) = &settings.sbom_out {
-        write_sbom(path, &sbom)?;
-        if path.as_os_str() != "-" {
-            result.sbom_path = Some(path.display().to_string());
+    };
+    let sbom = syft_json::render(&input);
+    for output in &settings.sbom_outputs {
+        let bytes = if output.format == SbomFormat::SyftJson {
+            serde_json::to_vec(&sbom).expect("a JSON value serializes")
+        } else {
+            format::render_at(output.format, &input, settings.sbom_created)
+        };
+        write_sbom(&output.target, output.format, &bytes)?;
+        if let SbomTarget::File(path) = &output.target {
+            if result.sbom_path.is_none() {
+                result.sbom_path = Some(path.display().to_string());
+            }
         }
     }
 
@@ -184,6 +193,16 @@ async fn read_source(
     if let SourceRef::Daemon(reference) = &source {
         return read_daemon(reference, settings.pull, platform, wants, limits).await;
     }
+    if let SourceRef::Registry(reference) = &source {
+        let image = source::registry::fetch(reference, &settings.registry).await?;
+        let description = format!("registry:{reference}");
+        let image = tokio::task::spawn_blocking(move || {
+            source::registry::read_layers(image, description, &wants, &limits)
+        })
+        .await
+        .expect("the layer reader does not panic")?;
+        return Ok(image);
+    }
     let read = move || match &source {
         SourceRef::DockerArchive { path, reference } => source::archive::read_docker_archive_file(
             path,
@@ -206,7 +225,9 @@ async fn read_source(
             &wants,
             &limits,
         ),
-        SourceRef::Daemon(_) => unreachable!("daemon sources are read above"),
+        SourceRef::Daemon(_) | SourceRef::Registry(_) => {
+            unreachable!("daemon and registry sources are read above")
+        }
     };
     let image = tokio::task::spawn_blocking(read)
         .await
@@ -248,21 +269,22 @@ async fn read_daemon(
     Ok(image)
 }
 
-fn write_sbom(path: &std::path::Path, sbom: &serde_json::Value) -> Result<(), Error> {
+fn write_sbom(target: &SbomTarget, format: SbomFormat, bytes: &[u8]) -> Result<(), Error> {
     let output_error = |error: std::io::Error| Error::Output {
-        what: "the SBOM",
-        path: path.display().to_string(),
+        what: format.name(),
+        path: match target {
+            SbomTarget::Stdout => "standard output".to_owned(),
+            SbomTarget::File(path) => path.display().to_string(),
+        },
         reason: error.to_string(),
     };
-    if path.as_os_str() == "-" {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        serde_json::to_writer(&mut lock, sbom).map_err(|e| output_error(e.into()))?;
-        lock.write_all(b"\n").map_err(output_error)?;
-        return Ok(());
+    match target {
+        SbomTarget::Stdout => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes).map_err(output_error)?;
+            stdout.write_all(b"\n").map_err(output_error)?;
+            stdout.flush().map_err(output_error)
+        }
+        SbomTarget::File(path) => std::fs::write(path, bytes).map_err(output_error),
     }
-    let file = std::fs::File::create(path).map_err(output_error)?;
-    let mut writer = std::io::BufWriter::new(file);
-    serde_json::to_writer(&mut writer, sbom).map_err(|e| output_error(e.into()))?;
-    writer.flush().map_err(output_error)
 }

@@ -11,7 +11,14 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{AnalyzeArgs, Cli, Command, OptionsArgs};
 use crate::exit::ExitCode;
 use crate::progress::Progress;
+use crate::report::RunResult;
+use crate::report::platform::{Platform, ReportContext};
+use crate::sbom::format::SbomTarget;
+use crate::secret::Secret;
 use crate::settings::Settings;
+
+/// The environment variable that holds the GitHub token for the optional check run.
+const GITHUB_TOKEN_VARIABLE: &str = "INLINE_SCAN_GITHUB_TOKEN";
 
 /// How long a run may take to clean up (delete a pending import) after an interrupt.
 const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
@@ -63,6 +70,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
 }
 
 async fn analyze_async(settings: Settings) -> ExitCode {
+    mask_secrets(&settings);
     let progress = Progress::new(!settings.quiet);
     let cancel = CancellationToken::new();
     let run = crate::analyze::run(&settings, cancel.clone(), &progress);
@@ -84,7 +92,7 @@ async fn analyze_async(settings: Settings) -> ExitCode {
     };
     progress.finish();
     let code = error.as_ref().map_or(ExitCode::Success, |e| e.exit_code());
-    let result = crate::report::RunResult {
+    let result = RunResult {
         exit_code: code.code(),
         ..result
     };
@@ -108,17 +116,86 @@ async fn analyze_async(settings: Settings) -> ExitCode {
             }
         }
     }
+    let published = publish_reports(&settings, &result).await;
+    if !published.stdout.is_empty() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(published.stdout.as_bytes());
+    }
     let sbom_on_stdout = settings
-        .sbom_out
-        .as_deref()
-        .is_some_and(|p| p.as_os_str() == "-");
+        .sbom_outputs
+        .iter()
+        .any(|output| output.target == SbomTarget::Stdout);
     if !sbom_on_stdout {
         if let Some(identity) = &result.identity {
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{}", identity.digest);
         }
     }
+    if code == ExitCode::Success && published.failed {
+        return ExitCode::Failure;
+    }
     code
+}
+
+/// What publishing the CI reports left to print, and whether it failed.
+struct PublishedReports {
+    stdout: String,
+    failed: bool,
+}
+
+/// Writes the CI platform's reports (`--report`). Reports are written for failed runs too, so a
+/// pipeline shows why it failed; a report that cannot be written fails an otherwise
+/// successful run.
+async fn publish_reports(settings: &Settings, result: &RunResult) -> PublishedReports {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut published = PublishedReports {
+        stdout: String::new(),
+        failed: false,
+    };
+    let Some(platform) = settings.report.resolve(&env) else {
+        return published;
+    };
+    let token = env(GITHUB_TOKEN_VARIABLE)
+        .filter(|token| !token.is_empty())
+        .map(Secret::new);
+    let context = ReportContext {
+        result,
+        evaluation: None,
+        report_dir: &settings.report_dir,
+        env: &env,
+    };
+    match crate::report::platform::publish(platform, &context, token.as_ref()).await {
+        Ok(reports) => {
+            for warning in &reports.warnings {
+                tracing::warn!("{warning}");
+            }
+            published.stdout = reports.written.stdout;
+        }
+        Err(error) => {
+            eprintln!("error: could not write the CI reports: {error}");
+            published.failed = true;
+        }
+    }
+    published
+}
+
+/// Prints GitHub's `::add-mask::` commands for the credentials before anything else, so the
+/// runner hides them in every later log line.
+fn mask_secrets(settings: &Settings) {
+    let env = |name: &str| std::env::var(name).ok();
+    if settings.report.resolve(&env) != Some(Platform::Github) {
+        return;
+    }
+    let Some(connection) = &settings.connection else {
+        return;
+    };
+    let commands = crate::report::github::mask_commands(
+        Some(&connection.username),
+        Some(&connection.password),
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(commands.as_bytes());
+    let _ = stdout.flush();
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -154,6 +231,9 @@ fn init_logging(verbose: bool, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("INLINE_SCAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // oci-client logs registry token responses, bearer tokens included, at debug level, so its
+    // target never goes below info whatever INLINE_SCAN_LOG says.
+    let filter = filter.add_directive("oci_client=info".parse().expect("a valid directive"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

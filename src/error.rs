@@ -11,6 +11,8 @@ pub enum Error {
     #[error(transparent)]
     Source(#[from] crate::source::error::SourceError),
     #[error(transparent)]
+    Registry(#[from] crate::source::registry::RegistryError),
+    #[error(transparent)]
     Identity(#[from] crate::image::IdentityError),
     #[error("could not write {what} to {path}: {reason}")]
     Output {
@@ -39,9 +41,10 @@ impl Error {
             | Self::Daemon(_)
             | Self::Identity(_)
             | Self::Output { .. }
+            | Self::Registry(_)
             | Self::PlatformMismatch { .. } => ExitCode::Failure,
             // A source that cannot be read is an analysis failure, as in the old analyzer, except
-            // when the input itself does not exist.
+            // when the input is missing or the selection is wrong.
             Self::Source(error) => error.exit_code(),
             Self::Import(error) => error.exit_code(),
             Self::Interrupted => ExitCode::Interrupted,

@@ -109,7 +109,9 @@ impl FileTree {
     /// does not resolve to a regular file or no cataloger asked for its contents.
     pub fn read(&self, path: &str) -> Option<&[u8]> {
         let resolved = self.resolve(path)?;
-        self.contents.get(&resolved.real_path).map(|bytes| &bytes[..])
+        self.contents
+            .get(&resolved.real_path)
+            .map(|bytes| &bytes[..])
     }
 
     /// Visible regular files whose path satisfies `predicate`, in path order.
@@ -190,9 +192,18 @@ mod tests {
 
     #[test]
     fn normalize_strips_prefixes_and_dots() {
-        assert_eq!(normalize_path("./etc/os-release").as_deref(), Some("/etc/os-release"));
-        assert_eq!(normalize_path("/etc//./passwd").as_deref(), Some("/etc/passwd"));
-        assert_eq!(normalize_path("../../etc/shadow").as_deref(), Some("/etc/shadow"));
+        assert_eq!(
+            normalize_path("./etc/os-release").as_deref(),
+            Some("/etc/os-release")
+        );
+        assert_eq!(
+            normalize_path("/etc//./passwd").as_deref(),
+            Some("/etc/passwd")
+        );
+        assert_eq!(
+            normalize_path("../../etc/shadow").as_deref(),
+            Some("/etc/shadow")
+        );
         assert_eq!(normalize_path("a/b/../../../c").as_deref(), Some("/c"));
         assert_eq!(normalize_path("./"), None);
     }
@@ -204,11 +215,20 @@ mod tests {
             ("/usr/lib", FileKind::Directory),
             ("/usr/lib/os-release", FileKind::Regular),
             ("/etc", FileKind::Directory),
-            ("/etc/os-release", FileKind::Symlink("../usr/lib/os-release".into())),
+            (
+                "/etc/os-release",
+                FileKind::Symlink("../usr/lib/os-release".into()),
+            ),
             ("/lib", FileKind::Symlink("/usr/lib".into())),
         ]);
-        assert_eq!(tree.resolve("/etc/os-release").unwrap().real_path, "/usr/lib/os-release");
-        assert_eq!(tree.resolve("/lib/os-release").unwrap().real_path, "/usr/lib/os-release");
+        assert_eq!(
+            tree.resolve("/etc/os-release").unwrap().real_path,
+            "/usr/lib/os-release"
+        );
+        assert_eq!(
+            tree.resolve("/lib/os-release").unwrap().real_path,
+            "/usr/lib/os-release"
+        );
     }
 
     #[test]
@@ -227,7 +247,10 @@ mod tests {
         let tree = tree(&[
             ("/etc", FileKind::Directory),
             ("/etc/passwd", FileKind::Regular),
-            ("/escape", FileKind::Symlink("../../../../etc/passwd".into())),
+            (
+                "/escape",
+                FileKind::Symlink("../../../../etc/passwd".into()),
+            ),
         ]);
         assert_eq!(tree.resolve("/escape").unwrap().real_path, "/etc/passwd");
     }

@@ -11,8 +11,11 @@ use crate::cli::AnalyzeArgs;
 use crate::digest::Digest;
 use crate::image::IdentityOptions;
 use crate::image::identity::validate_image_id;
+use crate::report::platform::ReportPlatform;
+use crate::sbom::format::{SbomOutput, creation_time_from, parse_outputs};
 use crate::secret::Secret;
-use crate::source::{Platform, SourceRef};
+use crate::source::registry::RegistryOptions;
+use crate::source::{Limits, Platform, SourceRef};
 
 /// An invalid option or combination of options. Each message names the option and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,10 @@ pub enum SettingsError {
     InvalidPlatform { value: String },
     #[error("invalid image {value:?}: {reason}")]
     InvalidImage { value: String, reason: String },
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::format::SbomOutputError),
+    #[error("--registry-password-stdin: could not read a password from standard input: {0}")]
+    RegistryPasswordStdin(String),
 }
 
 /// Settings of one analysis.
@@ -70,7 +77,14 @@ pub struct Settings {
     pub connection: Option<Connection>,
     pub force: bool,
     pub wait: WaitPolicy,
-    pub sbom_out: Option<PathBuf>,
+    /// `--sbom-out` targets, each with its format.
+    pub sbom_outputs: Vec<SbomOutput>,
+    /// The creation time written into every SBOM (`SOURCE_DATE_EPOCH` when set).
+    pub sbom_created: time::OffsetDateTime,
+    pub report: ReportPlatform,
+    pub report_dir: PathBuf,
+    /// How to reach the registry of a `registry:REF` image.
+    pub registry: RegistryOptions,
     pub result_json: Option<PathBuf>,
     pub verbose: bool,
     pub quiet: bool,
@@ -122,10 +136,27 @@ impl Settings {
         let platform = args.platform.as_deref().map(parse_platform).transpose()?;
         let source = parse_source(&args.image)?;
         let user_reference = match &source {
-            SourceRef::Daemon(reference) => Some(reference.clone()),
+            SourceRef::Daemon(reference) | SourceRef::Registry(reference) => {
+                Some(reference.clone())
+            }
             SourceRef::DockerArchive { reference, .. }
             | SourceRef::OciDir { reference, .. }
             | SourceRef::OciArchive { reference, .. } => reference.clone(),
+        };
+        let sbom_outputs = parse_outputs(&args.sbom_out)?;
+        let sbom_created = creation_time_from(env("SOURCE_DATE_EPOCH").as_deref())?;
+        let registry = RegistryOptions {
+            insecure_http: args.registry_insecure,
+            cacert: args.registry_cacert.clone(),
+            username: args.registry_username.clone(),
+            password: if args.registry_password_stdin {
+                Some(read_password_line(stdin).map_err(SettingsError::RegistryPasswordStdin)?)
+            } else {
+                None
+            },
+            platform: platform.clone(),
+            docker_config_dir: None,
+            limits: Limits::default(),
         };
         let connection = if args.no_import {
             None
@@ -153,7 +184,11 @@ impl Settings {
             wait: WaitPolicy::new(!args.no_wait, Duration::from_secs(args.timeout)),
             // TODO: parse every value with sbom::format::parse_outputs. Until then the last
             // value is taken as a path.
-            sbom_out: args.sbom_out.last().map(PathBuf::from),
+            sbom_outputs,
+            sbom_created,
+            report: args.report,
+            report_dir: args.report_dir.clone(),
+            registry,
             result_json: args.result_json.clone(),
             verbose: args.verbose,
             quiet: args.quiet,
@@ -232,6 +267,19 @@ fn connection(
         insecure: args.insecure,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
     })
+}
+
+/// Reads one password line from standard input, without its line ending.
+fn read_password_line(stdin: &mut dyn BufRead) -> Result<Secret, String> {
+    let mut line = String::new();
+    stdin
+        .read_line(&mut line)
+        .map_err(|error| error.to_string())?;
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.is_empty() {
+        return Err("the first line is empty".into());
+    }
+    Ok(Secret::new(line))
 }
 
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
@@ -319,6 +367,16 @@ pub fn parse_source(value: &str) -> Result<SourceRef, SettingsError> {
                 })?;
             return Ok(build(path, reference));
         }
+    }
+    if let Some(reference) = value.strip_prefix("registry:") {
+        if reference.is_empty() {
+            return Err(SettingsError::InvalidImage {
+                value: value.to_owned(),
+                reason: "registry: needs a reference such as registry.example.com/team/app:1"
+                    .into(),
+            });
+        }
+        return Ok(SourceRef::Registry(reference.to_owned()));
     }
     if value.is_empty() {
         return Err(SettingsError::InvalidImage {

@@ -717,8 +717,11 @@ async fn interrupt_during_upload_is_exit_130() {
         delay: std::time::Duration::from_secs(30),
         times: 1,
     });
-    let image = format!("docker-archive:{}", fixture("rpm-sqlite.docker.tar").display());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
+    let image = format!(
+        "docker-archive:{}",
+        fixture("rpm-sqlite.docker.tar").display()
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
         .args(["analyze", &image, "-r", &fake.url, "-u", "admin"])
         .env_clear()
         .env("ANCHORE_CLI_PASS", PASSWORD)
@@ -729,14 +732,21 @@ async fn interrupt_during_upload_is_exit_130() {
         .expect("start inline-scan");
     // Wait until the packages upload is in flight, then interrupt as Ctrl-C would.
     let mut waited = 0;
-    while !fake.requests().iter().any(|r| r.path.ends_with("/imports/images")) {
+    while !fake
+        .requests()
+        .iter()
+        .any(|r| r.path.ends_with("/imports/images"))
+    {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         waited += 1;
         assert!(waited < 200, "the import never started");
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let pid = child.id().expect("child pid").to_string();
-    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().await.unwrap();
     assert_eq!(code(&output), 130, "{}", stderr(&output));

@@ -16,7 +16,7 @@ pub mod python;
 pub mod registry;
 pub mod rpm;
 
-pub use package::{Distro, Evidence, License, Location, Package, PackageType, Cpe};
+pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
 
 use crate::filesystem::FileTree;
 

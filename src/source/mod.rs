@@ -20,11 +20,22 @@ pub enum SourceRef {
     /// An image in the Docker (or podman) daemon, by name, id or digest reference.
     Daemon(String),
     /// `docker-archive:PATH[:REF]`: a `docker save` tarball, classic or OCI-layout form.
-    DockerArchive { path: PathBuf, reference: Option<String> },
+    DockerArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// `oci-dir:PATH[:REF]`: an OCI image layout directory.
-    OciDir { path: PathBuf, reference: Option<String> },
+    OciDir {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// `oci-archive:PATH[:REF]`: a tar of an OCI image layout.
-    OciArchive { path: PathBuf, reference: Option<String> },
+    OciArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
+    /// `registry:REF`: pulled straight from an OCI distribution registry, with no daemon.
+    Registry(String),
 }
 
 /// A platform as `os/arch[/variant]`.

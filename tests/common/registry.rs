@@ -27,7 +27,7 @@ pub fn require_tools() -> bool {
         return true;
     }
     let message = format!(
-        "registry tests need {}; install them with scripts/install-registry-tools.sh",
+        "registry tests need {}; scripts/setup.sh installs them (as root)",
         missing.join(", ")
     );
     if std::env::var("CI").as_deref() == Ok("true") {
