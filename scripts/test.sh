@@ -10,7 +10,6 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-under_ci() { [[ "${CI:-}" == "true" || "${CI:-}" == "1" ]]; }
 
 # Runs one phase and prints its name and duration to stderr.
 phase() {
@@ -39,7 +38,7 @@ run_tests() {
 }
 test_status=0
 phase "cargo test --doc" run_tests --doc || test_status=$?
-phase "cargo test" run_tests --all-targets || test_status=$?
+phase "cargo test" run_tests --all-targets --no-fail-fast || test_status=$?
 
 echo "==> all phases: $(($(date +%s) - total_start)) s" >&2
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
