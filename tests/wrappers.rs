@@ -17,9 +17,11 @@ use serde::Deserialize as _;
 use serde_yaml::{Mapping, Value};
 use sha2::{Digest as _, Sha256};
 
-/// Options served by the platform's secret mechanism (ANCHORE_CLI_PASS in the environment)
-/// and so never wrapper inputs.
-const SECRET_OPTIONS: [&str; 2] = ["password", "password-stdin"];
+/// Options that are never wrapper inputs, because a platform secret serves them: the Anchore
+/// password reaches the binary as ANCHORE_CLI_PASS in the environment, and the registry
+/// password through the registry password variable, piped to --registry-password-stdin.
+/// docs/WRAPPERS.md lists each one with its reason.
+const SECRET_OPTIONS: [&str; 3] = ["password", "password-stdin", "registry-password-stdin"];
 
 /// A password that must never show up in any argv, output, report or log.
 const PASSWORD: &str = "s3cret-Pass.word~42";
@@ -189,6 +191,41 @@ fn script_table_matches_registry() {
     );
 }
 
+/// The variable analyze.sh reads the registry password from when no other name is given.
+const REGISTRY_PASSWORD_VARIABLE: &str = "INLINE_SCAN_REGISTRY_PASSWORD";
+
+/// Returns the section of docs/WRAPPERS.md that explains why some options are not inputs.
+fn documented_exceptions() -> String {
+    let doc = read("docs/WRAPPERS.md");
+    let start = doc
+        .find("## Options that are not inputs")
+        .expect("docs/WRAPPERS.md has a section `## Options that are not inputs`");
+    let rest = &doc[start + 3..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+#[test]
+fn secret_options_are_documented() {
+    let section = documented_exceptions();
+    for option in SECRET_OPTIONS {
+        assert!(
+            section.contains(&format!("`--{option}`")),
+            "docs/WRAPPERS.md does not say why --{option} is not a wrapper input"
+        );
+    }
+    let script = read("scripts/wrappers/analyze.sh");
+    assert!(
+        script.contains("arguments+=(--registry-password-stdin)"),
+        "analyze.sh never passes --registry-password-stdin"
+    );
+    assert!(
+        script.contains(&format!("registry_variable={REGISTRY_PASSWORD_VARIABLE}")),
+        "analyze.sh does not default to {REGISTRY_PASSWORD_VARIABLE}"
+    );
+    assert!(section.contains(REGISTRY_PASSWORD_VARIABLE));
+}
+
 #[test]
 fn script_copies_are_identical() {
     let shared = read("scripts/wrappers/analyze.sh");
@@ -294,11 +331,9 @@ fn github_run_steps_never_interpolate() {
         );
         let env = step.get("env").and_then(Value::as_mapping);
         for variable in env.into_iter().flat_map(|e| e.keys()) {
-            assert_ne!(
-                text(variable),
-                "ANCHORE_CLI_PASS",
-                "a step overrides the secret"
-            );
+            for secret in ["ANCHORE_CLI_PASS", REGISTRY_PASSWORD_VARIABLE] {
+                assert_ne!(text(variable), secret, "a step overrides the secret");
+            }
         }
     }
 }
@@ -306,8 +341,13 @@ fn github_run_steps_never_interpolate() {
 // ---------------------------------------------------------------------------------------------
 // GitLab manifests
 
-const GITLAB_WRAPPER_INPUTS: [&str; 4] =
-    ["stage", "job_name", "scanner_image", "password_variable"];
+const GITLAB_WRAPPER_INPUTS: [&str; 5] = [
+    "stage",
+    "job_name",
+    "scanner_image",
+    "password_variable",
+    "registry_password_variable",
+];
 
 fn gitlab_documents() -> Vec<Value> {
     let documents = yaml_documents(&read("gitlab/templates/inline-scan.yml"));
@@ -372,6 +412,19 @@ fn gitlab_inputs_cover_registry() {
 
     let job = gitlab_job("gitlab/templates/inline-scan.yml");
     let variables = map(&job, "variables");
+    for (variable, input) in [
+        ("INLINE_SCAN_PASSWORD_VARIABLE", "password_variable"),
+        (
+            "INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE",
+            "registry_password_variable",
+        ),
+    ] {
+        assert_eq!(
+            text(&variables[variable]),
+            format!("$[[ inputs.{input} ]]"),
+            "{variable}"
+        );
+    }
     let mut mapped = BTreeSet::new();
     for (variable, value) in variables {
         let variable = text(variable);
@@ -477,7 +530,8 @@ fn orb() -> Value {
     pack_orb(&repo().join("circleci-orb/src"))
 }
 
-const CIRCLECI_COMMAND_WRAPPER_PARAMETERS: [&str; 2] = ["password_variable", "binary"];
+const CIRCLECI_COMMAND_WRAPPER_PARAMETERS: [&str; 3] =
+    ["password_variable", "registry_password_variable", "binary"];
 const CIRCLECI_JOB_WRAPPER_PARAMETERS: [&str; 3] = ["scanner_image", "remote_docker", "pre_steps"];
 
 fn check_orb_parameters(parameters: &Mapping, extra: &[&str], component: &str) {
@@ -531,9 +585,28 @@ fn circleci_parameters_cover_registry() {
     );
     let password = &command["parameters"]["password_variable"];
     assert_eq!(password["type"], "env_var_name");
+    let registry_password = &command["parameters"]["registry_password_variable"];
+    assert_eq!(registry_password["type"], "env_var_name");
+    assert_eq!(
+        text(&registry_password["default"]),
+        REGISTRY_PASSWORD_VARIABLE
+    );
 
     let run = &command["steps"][0]["run"];
     let environment = map(run, "environment");
+    for (variable, parameter) in [
+        ("INLINE_SCAN_PASSWORD_VARIABLE", "password_variable"),
+        (
+            "INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE",
+            "registry_password_variable",
+        ),
+    ] {
+        assert_eq!(
+            text(&environment[variable]),
+            format!("<< parameters.{parameter} >>"),
+            "{variable}"
+        );
+    }
     let mut mapped = BTreeSet::new();
     for (variable, value) in environment {
         let variable = text(variable);
