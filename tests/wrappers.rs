@@ -17,6 +17,10 @@ use serde::Deserialize as _;
 use serde_yaml::{Mapping, Value};
 use sha2::{Digest as _, Sha256};
 
+#[allow(dead_code)]
+#[path = "common/fake_anchore.rs"]
+mod fake_anchore;
+
 /// Options that are never wrapper inputs, because a platform secret serves them: the Anchore
 /// password reaches the binary as ANCHORE_CLI_PASS in the environment, and the registry
 /// password through the registry password variable, piped to --registry-password-stdin.
@@ -1212,6 +1216,8 @@ struct GithubRun {
     outputs: BTreeMap<String, BTreeMap<String, String>>,
     logs: Vec<Output>,
     summary: String,
+    /// The script text of every step, which is the argv of its bash.
+    scripts: String,
 }
 
 /// Runs the composite action's steps in order with the runner's environment and the
@@ -1227,6 +1233,7 @@ fn run_action(
             .unwrap();
     let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut logs = Vec::new();
+    let mut scripts = String::new();
     let summary_path = work.join("step-summary.md");
     std::fs::write(&summary_path, "").unwrap();
     for (index, step) in action["runs"]["steps"]
@@ -1271,6 +1278,7 @@ fn run_action(
         std::fs::create_dir_all(work.join("runner-temp")).unwrap();
         let script = expand_github(&text(&step["run"]), inputs, &outputs);
         let output = run_bash(&script, &env, work);
+        scripts.push_str(&script);
         let failed = !output.status.success();
         logs.push(output);
         if let Some(id) = step.get("id").map(text) {
@@ -1288,6 +1296,7 @@ fn run_action(
         outputs,
         logs,
         summary,
+        scripts,
     }
 }
 
@@ -1752,6 +1761,8 @@ fn expand_circleci(value: &mut Value, parameters: &BTreeMap<String, String>) {
 struct CircleRun {
     runs: Vec<Output>,
     stored: Vec<(String, String)>,
+    /// The command of every run step, which is the argv of its bash.
+    scripts: String,
 }
 
 /// Runs the orb's analyze command steps the way CircleCI does: parameters expanded, every step
@@ -1778,6 +1789,7 @@ fn run_circleci_command(
     let mut result = CircleRun {
         runs: Vec::new(),
         stored: Vec::new(),
+        scripts: String::new(),
     };
     for step in steps.as_sequence().unwrap() {
         let (kind, body) = step.as_mapping().unwrap().iter().next().unwrap();
@@ -1808,7 +1820,9 @@ fn run_circleci_command(
                     assert_eq!(file, "/tmp/inline-scan-exit-code");
                     *file = work.join("exit-code").display().to_string();
                 }
-                let output = run_bash(&text(&body["command"]), &env, work);
+                let command = text(&body["command"]);
+                let output = run_bash(&command, &env, work);
+                result.scripts.push_str(&command);
                 let failed = !output.status.success();
                 result.runs.push(output);
                 if failed {
@@ -1888,6 +1902,339 @@ fn circleci_command_stores_then_fails() {
         );
         assert!(recorded.environment_names.contains("CIRCLECI"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the wrappers with the real binary against the fake Anchore
+
+/// The Anchore password the fake accepts. Neither it nor the registry password may show up in
+/// any argv, output, report, log or file.
+const ANCHORE_SECRET: &str = "Anchore-s3cret-7f2c9e";
+/// The registry password the wrappers pipe to --registry-password-stdin. The image comes from
+/// an archive, so the binary reads it but never sends it.
+const REGISTRY_SECRET: &str = "Registry-s3cret-41d0b8";
+const WHITEOUT_DIGEST: &str =
+    "sha256:59d7d435b9c329a3641b69d8d9d48d893a427adb71e0c7e335e3f0f93f06db20";
+
+/// Returns the binary the real runs use: INLINE_SCAN_WRAPPER_BINARY (e.g. a release build), or
+/// the one cargo built for this test.
+fn real_binary() -> PathBuf {
+    std::env::var_os("INLINE_SCAN_WRAPPER_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_inline-scan")),
+        PathBuf::from,
+    )
+}
+
+fn whiteout_image() -> String {
+    format!(
+        "docker-archive:{}",
+        repo()
+            .join("tests/fixtures/images/multilayer-whiteout.docker.tar")
+            .display()
+    )
+}
+
+/// A fake Anchore (API v2) that accepts `admin` with [`ANCHORE_SECRET`], and the runtime that
+/// serves it while the wrapper runs as a blocking child process.
+struct FakeServer {
+    fake: fake_anchore::FakeAnchore,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start_fake() -> FakeServer {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = fake_anchore::FakeConfig::new(fake_anchore::ApiMode::V2Only);
+    config.password = ANCHORE_SECRET.to_owned();
+    let fake = runtime.block_on(fake_anchore::FakeAnchore::start(config));
+    FakeServer {
+        fake,
+        _runtime: runtime,
+    }
+}
+
+/// Environment that puts tests/wrappers/record-argv.sh in front of the real binary.
+fn recorder_environment(work: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "RECORD_ARGV_LOG".into(),
+            work.join("argv.log").display().to_string(),
+        ),
+        (
+            "RECORD_ARGV_BINARY".into(),
+            real_binary().display().to_string(),
+        ),
+    ]
+}
+
+fn recorder() -> String {
+    repo()
+        .join("tests/wrappers/record-argv.sh")
+        .display()
+        .to_string()
+}
+
+/// Returns the argv of every binary run, as record-argv.sh logged them.
+fn recorded_argvs(work: &Path) -> Vec<Vec<String>> {
+    let log = std::fs::read_to_string(work.join("argv.log")).unwrap_or_default();
+    log.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| block.lines().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Fails when either secret appears in `texts` (outputs, logs, the scripts and argv given to
+/// bash) or in any file under `folder`. GitHub's `::add-mask::` lines are left out, because
+/// the runner consumes them and hides their values in every later line instead of printing
+/// them.
+fn assert_no_secrets(folder: &Path, texts: &[&[u8]]) {
+    for (name, secret) in [("Anchore", ANCHORE_SECRET), ("registry", REGISTRY_SECRET)] {
+        for (index, text) in texts.iter().enumerate() {
+            let leaked = String::from_utf8_lossy(text)
+                .lines()
+                .filter(|line| !line.starts_with("::add-mask::"))
+                .any(|line| line.contains(secret));
+            assert!(
+                !leaked,
+                "the {name} password leaked into output or argv number {index}"
+            );
+        }
+        let mut pending = vec![folder.to_path_buf()];
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(secret),
+                    "a secret leaked into {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Checks the one binary run record-argv.sh logged: the registry password went to standard
+/// input (the flag is there, no password is), and no argument holds a secret.
+fn assert_binary_argv(work: &Path) -> Vec<String> {
+    let argvs = recorded_argvs(work);
+    assert_eq!(argvs.len(), 1, "the binary ran {} times", argvs.len());
+    let argv = argvs[0].clone();
+    assert_eq!(argv[1], "analyze");
+    assert!(argv.contains(&"--registry-username=ci-bot".to_owned()));
+    assert!(argv.contains(&"--registry-password-stdin".to_owned()));
+    assert_eq!(argv.last().unwrap(), &whiteout_image());
+    for argument in &argv {
+        assert!(!argument.contains(ANCHORE_SECRET), "{argument}");
+        assert!(!argument.contains(REGISTRY_SECRET), "{argument}");
+    }
+    argv
+}
+
+fn assert_fake_analyzed(server: &FakeServer) {
+    assert_eq!(
+        server.fake.image_status(WHITEOUT_DIGEST).as_deref(),
+        Some("analyzed"),
+        "the fake Anchore did not finish analyzing the import"
+    );
+}
+
+fn expected_packages_by_type() -> serde_json::Value {
+    serde_json::json!({ "npm": 3, "python": 3 })
+}
+
+#[test]
+fn github_action_imports_with_real_binary() {
+    let server = start_fake();
+    let work = new_work();
+    let sbom_out = format!(
+        "syft-json={}\ncyclonedx-json={}\n",
+        work.path().join("sbom.syft.json").display(),
+        work.path().join("sbom.cdx.json").display()
+    );
+    let binary = recorder();
+    let image = whiteout_image();
+    let inputs = BTreeMap::from([
+        ("binary", binary.as_str()),
+        ("image", image.as_str()),
+        ("url", server.fake.url.as_str()),
+        ("username", "admin"),
+        ("registry-username", "ci-bot"),
+        ("sbom-out", sbom_out.as_str()),
+        ("timeout", "60"),
+    ]);
+    let mut caller_env = recorder_environment(work.path());
+    caller_env.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    caller_env.push((
+        "INLINE_SCAN_REGISTRY_PASSWORD".into(),
+        REGISTRY_SECRET.into(),
+    ));
+    let caller_env: Vec<(&str, &str)> = caller_env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let run = run_action(&repo(), work.path(), &inputs, &caller_env);
+    for log in &run.logs {
+        assert!(log.status.success(), "{}", describe(log));
+    }
+    let outputs = &run.outputs["analyze"];
+    assert_eq!(outputs["status"], "ok");
+    assert_eq!(outputs["exit-code"], "0");
+    assert_eq!(outputs["digest"], WHITEOUT_DIGEST);
+    assert_eq!(outputs["package-count"], "6");
+    let by_type: serde_json::Value = serde_json::from_str(&outputs["packages-by-type"]).unwrap();
+    assert_eq!(by_type, expected_packages_by_type());
+    assert_eq!(outputs["analysis-status"], "analyzed");
+    assert!(run.summary.contains(WHITEOUT_DIGEST), "{}", run.summary);
+    assert!(work.path().join("sbom.syft.json").is_file());
+    assert!(work.path().join("sbom.cdx.json").is_file());
+    assert_fake_analyzed(&server);
+
+    let argv = assert_binary_argv(work.path());
+    assert!(argv.contains(&format!(
+        "--sbom-out=cyclonedx-json={}",
+        work.path().join("sbom.cdx.json").display()
+    )));
+    let mut texts: Vec<&[u8]> = run
+        .logs
+        .iter()
+        .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
+        .collect();
+    texts.push(run.scripts.as_bytes());
+    assert_no_secrets(work.path(), &texts);
+    let stdout = String::from_utf8_lossy(&run.logs[1].stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line == format!("::add-mask::{ANCHORE_SECRET}")),
+        "the binary did not mask the Anchore password"
+    );
+}
+
+#[test]
+fn gitlab_job_imports_with_real_binary() {
+    let server = start_fake();
+    let work = new_work();
+    let given = [
+        (
+            "scanner_image",
+            Value::String(format!(
+                "127.0.0.1:5000/inline-scan@sha256:{}",
+                "1".repeat(64)
+            )),
+        ),
+        ("image", Value::String(whiteout_image())),
+        ("url", Value::String(server.fake.url.clone())),
+        ("username", Value::String("admin".into())),
+        ("registry_username", Value::String("ci-bot".into())),
+        (
+            "registry_password_variable",
+            Value::String("SCAN_REGISTRY_PASSWORD".into()),
+        ),
+        ("sbom_out", Value::String("sbom.syft.json".into())),
+        ("timeout", Value::String("60".into())),
+    ];
+    let mut masked = recorder_environment(work.path());
+    masked.push(("INLINE_SCAN_BIN".into(), recorder()));
+    masked.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    masked.push(("SCAN_REGISTRY_PASSWORD".into(), REGISTRY_SECRET.into()));
+    let masked: Vec<(&str, &str)> = masked
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let (job, output) = run_gitlab_job(work.path(), &given, &masked);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report_dir = work.path().join("inline-scan-report");
+    let dotenv = std::fs::read_to_string(report_dir.join("inline-scan.env")).unwrap();
+    let values: BTreeMap<&str, &str> = dotenv
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    assert_eq!(values["INLINE_SCAN_STATUS"], "ok");
+    assert_eq!(values["INLINE_SCAN_DIGEST"], WHITEOUT_DIGEST);
+    assert_eq!(values["INLINE_SCAN_PACKAGE_COUNT"], "6");
+    let by_type: serde_json::Value =
+        serde_json::from_str(values["INLINE_SCAN_PACKAGES_BY_TYPE"]).unwrap();
+    assert_eq!(by_type, expected_packages_by_type());
+    assert_eq!(values["INLINE_SCAN_ANALYSIS_STATUS"], "analyzed");
+    let annotations: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("gitlab-annotations.json")).unwrap())
+            .unwrap();
+    let link = annotations["inline-scan"][0]["external_link"]["url"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(link.contains(WHITEOUT_DIGEST), "{annotations}");
+    assert!(work.path().join("sbom.syft.json").is_file());
+    assert_fake_analyzed(&server);
+
+    assert_binary_argv(work.path());
+    let script = text(&job["script"][0]);
+    assert_no_secrets(
+        work.path(),
+        &[&output.stdout, &output.stderr, script.as_bytes()],
+    );
+}
+
+#[test]
+fn circleci_command_imports_with_real_binary() {
+    let server = start_fake();
+    let work = new_work();
+    let binary = recorder();
+    let image = whiteout_image();
+    let given = [
+        ("binary", binary.as_str()),
+        ("image", image.as_str()),
+        ("url", server.fake.url.as_str()),
+        ("username", "admin"),
+        ("registry_username", "ci-bot"),
+        ("sbom_out", "sbom.syft.json"),
+        ("timeout", "60"),
+    ];
+    let mut project_env = recorder_environment(work.path());
+    project_env.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    project_env.push((
+        "INLINE_SCAN_REGISTRY_PASSWORD".into(),
+        REGISTRY_SECRET.into(),
+    ));
+    let project_env: Vec<(&str, &str)> = project_env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let run = run_circleci_command(work.path(), &given, &project_env);
+    assert_eq!(run.runs.len(), 2, "both run steps ran");
+    for step in &run.runs {
+        assert!(step.status.success(), "{}", describe(step));
+    }
+    let report_dir = work.path().join("inline-scan-report");
+    let junit = std::fs::read_to_string(report_dir.join("junit/inline-scan.xml")).unwrap();
+    assert!(junit.contains("<testcase"), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("artifacts/result.json")).unwrap())
+            .unwrap();
+    let result = &saved["result"];
+    assert_eq!(result["status"], "ok");
+    assert_eq!(result["identity"]["digest"], WHITEOUT_DIGEST);
+    assert_eq!(result["packages"]["total"], 6);
+    assert_eq!(result["packages"]["byType"], expected_packages_by_type());
+    assert_eq!(result["import"]["analysisStatus"], "analyzed");
+    assert!(report_dir.join("artifacts/sbom.syft.json").is_file());
+    assert_fake_analyzed(&server);
+
+    assert_binary_argv(work.path());
+    let mut texts: Vec<&[u8]> = run
+        .runs
+        .iter()
+        .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
+        .collect();
+    texts.push(run.scripts.as_bytes());
+    assert_no_secrets(work.path(), &texts);
 }
 
 // ---------------------------------------------------------------------------------------------
