@@ -2,9 +2,9 @@
 //! validators, each wrapper's shell run the way its platform runs it, the release download,
 //! the container image, and the report files the binary writes.
 //!
-//! The wrappers run a stand-in binary (tests/wrappers/stand-in.sh) that records its argv and
-//! environment names. INLINE_SCAN_WRAPPER_BINARY switches them to another binary, such as
-//! the real one; the argv checks then do not apply.
+//! The argv-mapping tests run a stand-in binary (tests/wrappers/stand-in.sh) that records its
+//! argv and environment names. The import tests run the real binary (the one cargo built, or
+//! INLINE_SCAN_WRAPPER_BINARY) behind tests/wrappers/record-argv.sh against the fake Anchore.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
@@ -29,6 +29,8 @@ const SECRET_OPTIONS: [&str; 3] = ["password", "password-stdin", "registry-passw
 
 /// A password that must never show up in any argv, output, report or log.
 const PASSWORD: &str = "s3cret-Pass.word~42";
+/// The registry password the stand-in runs pass, held to the same rule.
+const STAND_IN_REGISTRY_PASSWORD: &str = "r3gistry-Pass.word~17";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -1077,12 +1079,9 @@ fn gitlab_ci_local_renders_inputs() {
 // ---------------------------------------------------------------------------------------------
 // Running the wrappers
 
-/// Returns the binary the wrappers run, and whether it is the recording stand-in.
-fn binary_under_test() -> (PathBuf, bool) {
-    match std::env::var_os("INLINE_SCAN_WRAPPER_BINARY") {
-        Some(path) => (PathBuf::from(path), false),
-        None => (repo().join("tests/wrappers/stand-in.sh"), true),
-    }
+/// Returns the stand-in binary that records its argv, environment names and passwords.
+fn stand_in() -> PathBuf {
+    repo().join("tests/wrappers/stand-in.sh")
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -1103,6 +1102,10 @@ fn base_environment(work: &Path) -> BTreeMap<String, String> {
         "STAND_IN_PASSWORD_SHA256".into(),
         sha256_hex(PASSWORD.as_bytes()),
     );
+    env.insert(
+        "STAND_IN_REGISTRY_PASSWORD_SHA256".into(),
+        sha256_hex(STAND_IN_REGISTRY_PASSWORD.as_bytes()),
+    );
     env
 }
 
@@ -1121,6 +1124,8 @@ struct Recorded {
     argv: Vec<String>,
     environment_names: BTreeSet<String>,
     password: String,
+    /// `match` or `mismatch` when the stand-in got --registry-password-stdin, else empty.
+    registry_password: String,
 }
 
 fn recorded(work: &Path) -> Recorded {
@@ -1131,25 +1136,29 @@ fn recorded(work: &Path) -> Recorded {
         argv: read("argv").lines().map(str::to_owned).collect(),
         environment_names: read("env").lines().map(str::to_owned).collect(),
         password: read("password").trim().to_owned(),
+        registry_password: read("registry-password").trim().to_owned(),
     }
 }
 
-/// Fails when the password appears in any file under `folder` or in `texts`.
+/// Fails when either stand-in password appears in any file under `folder` or in `texts`.
 fn assert_no_secret(folder: &Path, texts: &[&[u8]]) {
     for text in texts {
-        assert!(
-            !String::from_utf8_lossy(text).contains(PASSWORD),
-            "the password leaked into output"
-        );
+        for secret in [PASSWORD, STAND_IN_REGISTRY_PASSWORD] {
+            assert!(
+                !String::from_utf8_lossy(text).contains(secret),
+                "a password leaked into output"
+            );
+        }
     }
     let mut pending = vec![folder.to_path_buf()];
     while let Some(path) = pending.pop() {
         if path.is_dir() {
             pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if let Ok(bytes) = std::fs::read(&path) {
+            let content = String::from_utf8_lossy(&bytes);
             assert!(
-                !String::from_utf8_lossy(&bytes).contains(PASSWORD),
-                "the password leaked into {}",
+                !content.contains(PASSWORD) && !content.contains(STAND_IN_REGISTRY_PASSWORD),
+                "a password leaked into {}",
                 path.display()
             );
         }
@@ -1309,7 +1318,7 @@ fn new_work() -> tempfile::TempDir {
 #[test]
 fn github_action_maps_inputs_to_argv() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let binary = binary.display().to_string();
     let inputs = BTreeMap::from([
         ("binary", binary.as_str()),
@@ -1321,13 +1330,23 @@ fn github_action_maps_inputs_to_argv() {
         ("force", "false"),
         ("timeout", "30"),
         ("no-import", "true"),
+        ("registry-insecure", "true"),
+        ("registry-cacert", "/tmp/registry-ca.pem"),
+        ("registry-username", "puller"),
+        (
+            "sbom-out",
+            "syft-json=sbom.json\r\nspdx-json=sbom.spdx.json\n",
+        ),
     ]);
 
     let run = run_action(
         &repo(),
         work.path(),
         &inputs,
-        &[("ANCHORE_CLI_PASS", PASSWORD)],
+        &[
+            ("ANCHORE_CLI_PASS", PASSWORD),
+            ("INLINE_SCAN_REGISTRY_PASSWORD", STAND_IN_REGISTRY_PASSWORD),
+        ],
     );
     for log in &run.logs {
         assert!(log.status.success(), "{}", describe(log));
@@ -1340,10 +1359,6 @@ fn github_action_maps_inputs_to_argv() {
         .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
         .collect();
     assert_no_secret(work.path(), &texts);
-    if !stand_in {
-        assert!(run.summary.contains("## inline-scan"), "{}", run.summary);
-        return;
-    }
 
     let recorded = recorded(work.path());
     assert_eq!(
@@ -1357,6 +1372,12 @@ fn github_action_maps_inputs_to_argv() {
             "--timeout=30",
             "--tag=app:1",
             "--tag=app:2",
+            "--registry-insecure",
+            "--registry-cacert=/tmp/registry-ca.pem",
+            "--registry-username=puller",
+            "--sbom-out=syft-json=sbom.json",
+            "--sbom-out=spdx-json=sbom.spdx.json",
+            "--registry-password-stdin",
             "--",
             "docker-archive:/tmp/app.tar",
         ]
@@ -1365,6 +1386,16 @@ fn github_action_maps_inputs_to_argv() {
         recorded.password, "match",
         "the binary did not get ANCHORE_CLI_PASS"
     );
+    assert_eq!(
+        recorded.registry_password, "match",
+        "the binary did not get the registry password on standard input"
+    );
+    assert!(
+        !recorded
+            .environment_names
+            .contains("INLINE_SCAN_REGISTRY_PASSWORD"),
+        "the registry password stayed in the binary's environment"
+    );
     assert!(recorded.environment_names.contains("GITHUB_OUTPUT"));
     assert_eq!(run.outputs["analyze"]["status"], "ok");
 }
@@ -1372,7 +1403,7 @@ fn github_action_maps_inputs_to_argv() {
 #[test]
 fn github_action_keeps_values_literal() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let marker = work.path().join("injected");
     let hostile = format!(
         "$(touch {}) `touch {}`; touch {}",
@@ -1389,21 +1420,19 @@ fn github_action_keeps_values_literal() {
     ]);
     let run = run_action(&repo(), work.path(), &inputs, &[]);
     assert!(!marker.exists(), "an input was executed as shell");
-    if stand_in {
-        for log in &run.logs {
-            assert!(log.status.success(), "{}", describe(log));
-        }
-        let argv = recorded(work.path()).argv;
-        assert_eq!(argv.last().unwrap(), &hostile);
-        assert!(argv.contains(&format!("--account={hostile}")));
-        assert!(argv.contains(&format!("--annotation={hostile}")));
+    for log in &run.logs {
+        assert!(log.status.success(), "{}", describe(log));
     }
+    let argv = recorded(work.path()).argv;
+    assert_eq!(argv.last().unwrap(), &hostile);
+    assert!(argv.contains(&format!("--account={hostile}")));
+    assert!(argv.contains(&format!("--annotation={hostile}")));
 }
 
 #[test]
 fn github_action_rejects_bad_boolean() {
     let work = new_work();
-    let (binary, _) = binary_under_test();
+    let binary = stand_in();
     let binary = binary.display().to_string();
     let inputs = BTreeMap::from([
         ("binary", binary.as_str()),
@@ -1457,9 +1486,9 @@ fn serve_files(files: BTreeMap<String, Vec<u8>>, requests: usize) -> String {
     format!("http://{address}")
 }
 
-/// Builds a release archive that holds the binary under test as `inline-scan`.
+/// Builds a release archive that holds the stand-in binary as `inline-scan`.
 fn release_archive() -> Vec<u8> {
-    let (binary, _) = binary_under_test();
+    let binary = stand_in();
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
@@ -1520,7 +1549,7 @@ fn github_install_verifies_checksum() {
     );
     assert_eq!(
         std::fs::read(&installed).unwrap(),
-        std::fs::read(binary_under_test().0).unwrap()
+        std::fs::read(stand_in()).unwrap()
     );
     assert!(run.logs[1].status.success(), "{}", describe(&run.logs[1]));
 
@@ -1653,7 +1682,7 @@ fn run_gitlab_job(
 #[test]
 fn gitlab_job_maps_inputs_to_argv() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let digest = format!("sha256:{}", "1".repeat(64));
     let given = [
         (
@@ -1686,30 +1715,28 @@ fn gitlab_job_maps_inputs_to_argv() {
         "inline-scan-report/inline-scan.env"
     );
     assert_no_secret(work.path(), &[&output.stdout, &output.stderr]);
-    if stand_in {
-        let recorded = recorded(work.path());
-        assert_eq!(
-            recorded.argv,
-            [
-                "analyze",
-                "--api-version=v2",
-                "--no-wait",
-                "--annotation=team=payments",
-                "--annotation=stage=ci",
-                "--report-dir=inline-scan-report",
-                "--",
-                "oci-dir:/tmp/layout",
-            ]
-        );
-        assert_eq!(recorded.password, "match");
-        assert!(recorded.environment_names.contains("GITLAB_CI"));
-    }
+    let recorded = recorded(work.path());
+    assert_eq!(
+        recorded.argv,
+        [
+            "analyze",
+            "--api-version=v2",
+            "--no-wait",
+            "--annotation=team=payments",
+            "--annotation=stage=ci",
+            "--report-dir=inline-scan-report",
+            "--",
+            "oci-dir:/tmp/layout",
+        ]
+    );
+    assert_eq!(recorded.password, "match");
+    assert!(recorded.environment_names.contains("GITLAB_CI"));
 }
 
 #[test]
 fn gitlab_password_variable_names_secret() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let given = [
         (
             "scanner_image",
@@ -1725,13 +1752,75 @@ fn gitlab_password_variable_names_secret() {
         &[("SCAN_PASSWORD", PASSWORD), ("INLINE_SCAN_BIN", &binary)],
     );
     assert!(output.status.success(), "{}", describe(&output));
-    if stand_in {
-        assert_eq!(recorded(work.path()).password, "match");
-    }
+    assert_eq!(recorded(work.path()).password, "match");
     let work = new_work();
     let (_, output) = run_gitlab_job(work.path(), &given, &[("INLINE_SCAN_BIN", &binary)]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("SCAN_PASSWORD is empty or not set"));
+}
+
+#[test]
+fn gitlab_registry_password_needs_username() {
+    let binary = stand_in().display().to_string();
+    let scanner = (
+        "scanner_image",
+        Value::String(format!("local@sha256:{}", "1".repeat(64))),
+    );
+    let image = (
+        "image",
+        Value::String("registry:127.0.0.1:5000/app:1".into()),
+    );
+    let renamed = (
+        "registry_password_variable",
+        Value::String("PULL_PASSWORD".into()),
+    );
+    let username = ("registry_username", Value::String("puller".into()));
+
+    let work = new_work();
+    let given = [scanner.clone(), image.clone(), renamed.clone(), username];
+    let (_, output) = run_gitlab_job(
+        work.path(),
+        &given,
+        &[
+            ("PULL_PASSWORD", STAND_IN_REGISTRY_PASSWORD),
+            ("INLINE_SCAN_BIN", &binary),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let recorded = recorded(work.path());
+    assert_eq!(recorded.registry_password, "match");
+    assert!(!recorded.environment_names.contains("PULL_PASSWORD"));
+    assert_no_secret(work.path(), &[&output.stdout, &output.stderr]);
+
+    let work = new_work();
+    let (_, output) = run_gitlab_job(work.path(), &given, &[("INLINE_SCAN_BIN", &binary)]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("PULL_PASSWORD is empty or not set"),
+        "{}",
+        describe(&output)
+    );
+
+    let work = new_work();
+    let given = [scanner, image, renamed];
+    let (_, output) = run_gitlab_job(
+        work.path(),
+        &given,
+        &[
+            ("PULL_PASSWORD", STAND_IN_REGISTRY_PASSWORD),
+            ("INLINE_SCAN_BIN", &binary),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("registry user name is empty"),
+        "{}",
+        describe(&output)
+    );
+    assert!(
+        !work.path().join("stand-in.argv").exists(),
+        "the binary ran without a registry user name"
+    );
 }
 
 /// Replaces `<< parameters.NAME >>` in every string, as CircleCI expands parameters.
@@ -1838,7 +1927,7 @@ fn run_circleci_command(
 #[test]
 fn circleci_command_stores_then_fails() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let binary = binary.display().to_string();
     let given = [
         ("binary", binary.as_str()),
@@ -1883,25 +1972,23 @@ fn circleci_command_stores_then_fails() {
         .collect();
     assert_no_secret(work.path(), &texts);
 
-    if stand_in {
-        let recorded = recorded(work.path());
-        assert_eq!(
-            recorded.argv,
-            [
-                "analyze",
-                "--all-tags",
-                "--sbom-out=sbom.json",
-                "--report-dir=inline-scan-report",
-                "--",
-                "docker-archive:/tmp/app.tar",
-            ]
-        );
-        assert_eq!(
-            recorded.password, "match",
-            "password_variable was not followed"
-        );
-        assert!(recorded.environment_names.contains("CIRCLECI"));
-    }
+    let recorded = recorded(work.path());
+    assert_eq!(
+        recorded.argv,
+        [
+            "analyze",
+            "--all-tags",
+            "--sbom-out=sbom.json",
+            "--report-dir=inline-scan-report",
+            "--",
+            "docker-archive:/tmp/app.tar",
+        ]
+    );
+    assert_eq!(
+        recorded.password, "match",
+        "password_variable was not followed"
+    );
+    assert!(recorded.environment_names.contains("CIRCLECI"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2502,11 +2589,7 @@ fn docker_image_runs_binary_as_non_root() {
     std::fs::create_dir_all(context.join("target/release")).unwrap();
     std::fs::copy(repo().join("Dockerfile"), context.join("Dockerfile")).unwrap();
     std::fs::copy(repo().join(".dockerignore"), context.join(".dockerignore")).unwrap();
-    std::fs::copy(
-        binary_under_test().0,
-        context.join("target/release/inline-scan"),
-    )
-    .unwrap();
+    std::fs::copy(stand_in(), context.join("target/release/inline-scan")).unwrap();
     let build = docker(&[
         "build",
         "--network",
@@ -2570,13 +2653,11 @@ fn docker_image_runs_binary_as_non_root() {
         "10001:10001"
     );
     assert!(analyze.status.success(), "{}", describe(&analyze));
-    if binary_under_test().1 {
-        let argv = String::from_utf8_lossy(&analyze.stdout);
-        assert!(
-            argv.contains("analyze\n--pull\n--\ndocker-archive:/tmp/app.tar\n"),
-            "{argv}"
-        );
-    }
+    let argv = String::from_utf8_lossy(&analyze.stdout);
+    assert!(
+        argv.contains("analyze\n--pull\n--\ndocker-archive:/tmp/app.tar\n"),
+        "{argv}"
+    );
 }
 
 #[test]
