@@ -2105,7 +2105,7 @@ fn assert_no_secrets(folder: &Path, texts: &[&[u8]]) {
 }
 
 /// Checks the one binary run record-argv.sh logged: the registry password went to standard
-/// input (the flag is there, no password is), and no argument holds a secret.
+/// input (the flag is there, no password is), and no argument contains a secret.
 fn assert_binary_argv(work: &Path) -> Vec<String> {
     let argvs = recorded_argvs(work);
     assert_eq!(argvs.len(), 1, "the binary ran {} times", argvs.len());

@@ -115,7 +115,7 @@ registry_password="${!registry_variable:-}"
 unset "$registry_variable"
 if [ -n "${INLINE_SCAN_INPUT_REGISTRY_USERNAME:-}" ]; then
   if [ -z "$registry_password" ]; then
-    echo "error: the registry password variable $registry_variable is empty or not set, but the registry user name is; define it as a secret (masked variable, project variable or context)" >&2
+    echo "error: the registry user name is set, but the registry password variable $registry_variable is empty or not set; define it as a secret (masked variable, project variable or context)" >&2
     exit 1
   fi
   if [[ "$registry_password" == *$'\n'* ]]; then
@@ -124,7 +124,7 @@ if [ -n "${INLINE_SCAN_INPUT_REGISTRY_USERNAME:-}" ]; then
   fi
   arguments+=(--registry-password-stdin)
 elif [ -n "$registry_password" ]; then
-  echo "error: $registry_variable holds a registry password but the registry user name is empty; set the wrapper's registry username input" >&2
+  echo "error: $registry_variable contains a registry password, but the registry user name is empty; set the wrapper's registry username input" >&2
   exit 1
 fi
 
