@@ -97,6 +97,8 @@ struct RegistryOption {
     long: String,
     kind: Kind,
     default: Option<String>,
+    /// The help text, with line breaks and repeated spaces collapsed.
+    help: String,
 }
 
 /// Reads the options of `inline-scan analyze` from the clap definition, the same data that
@@ -129,13 +131,22 @@ fn registry() -> Vec<RegistryOption> {
             .get_default_values()
             .first()
             .map(|value| value.to_string_lossy().into_owned());
+        let help = argument
+            .get_help()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         options.push(RegistryOption {
             long: long.to_owned(),
             kind,
             default,
+            help: collapse_whitespace(&help),
         });
     }
     options
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The options every wrapper must expose as inputs.
@@ -230,6 +241,55 @@ fn secret_options_are_documented() {
         "analyze.sh does not default to {REGISTRY_PASSWORD_VARIABLE}"
     );
     assert!(section.contains(REGISTRY_PASSWORD_VARIABLE));
+}
+
+#[test]
+fn descriptions_start_with_help() {
+    let action = yaml("action.yml");
+    let component = gitlab_documents();
+    let orb = orb();
+    let manifests = [
+        ("action.yml", map(&action, "inputs"), false),
+        (
+            "the GitLab component",
+            component[0]["spec"]["inputs"].as_mapping().unwrap(),
+            true,
+        ),
+        (
+            "the orb command",
+            map(&orb["commands"]["analyze"], "parameters"),
+            true,
+        ),
+        (
+            "the orb job",
+            map(&orb["jobs"]["analyze"], "parameters"),
+            true,
+        ),
+    ];
+    for option in wrapped_options() {
+        // The first sentence of the help text, which every description repeats before adding
+        // wrapper details such as "One value per line."
+        let first_sentence = option
+            .help
+            .split(". ")
+            .next()
+            .unwrap()
+            .trim_end_matches('.');
+        assert!(!first_sentence.is_empty(), "--{} has no help", option.long);
+        for (manifest, inputs, snake_case) in &manifests {
+            let name = if *snake_case {
+                snake(&option.long)
+            } else {
+                option.long.clone()
+            };
+            let description = collapse_whitespace(&text(&inputs[name.as_str()]["description"]));
+            assert!(
+                description.starts_with(first_sentence),
+                "{manifest}: the description of {name} does not start with the help of --{}: {first_sentence}",
+                option.long
+            );
+        }
+    }
 }
 
 #[test]
