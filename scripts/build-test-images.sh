@@ -70,7 +70,9 @@ build_debian_minbase() {
   rm -rf "$root"/var/lib/apt/lists/*
   find "$root/var/log" -type f -delete
 
-  # Ground truth for the dpkg cataloger tests, as dpkg itself reads the database.
+  # Ground truth for the dpkg cataloger tests, as dpkg itself reads the database. The
+  # ${...} fields are dpkg-query's format, not shell expansions.
+  # shellcheck disable=SC2016
   chroot "$root" dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\n' >"$expected.partial"
   mv "$expected.partial" "$expected"
   log "$name: $(wc -l <"$expected") packages in $expected"

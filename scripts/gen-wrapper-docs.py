@@ -15,6 +15,11 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "WRAPPERS.md"
 ENV_PREFIX = "INLINE_SCAN_INPUT_"
+# Inputs that name a secret variable instead of setting an option, and what they feed.
+SECRET_VARIABLE_INPUTS = {
+    "password_variable": "ANCHORE_CLI_PASS (environment)",
+    "registry_password_variable": "`--registry-password-stdin` (standard input)",
+}
 
 
 def cell(text):
@@ -69,7 +74,7 @@ def gitlab_rows():
     rows = []
     for name, spec in inputs.items():
         variable = env.get(f"$[[ inputs.{name} ]]")
-        option = option_for(variable) if variable else None
+        option = (option_for(variable) if variable else None) or SECRET_VARIABLE_INPUTS.get(name)
         default = default_text(spec.get("default")) if "default" in spec else "mandatory"
         rows.append((name, option, default, spec["description"]))
     return rows
@@ -90,8 +95,7 @@ def circleci_rows(kind):
     for name, spec in manifest["parameters"].items():
         variable = env.get(f"<< parameters.{name} >>")
         option = option_for(variable) if variable else None
-        if name == "password_variable":
-            option = "ANCHORE_CLI_PASS (environment)"
+        option = SECRET_VARIABLE_INPUTS.get(name, option)
         default = default_text(spec.get("default")) if "default" in spec else "required"
         description = f"{spec['type']}: {spec['description']}"
         rows.append((name, option, default, description))

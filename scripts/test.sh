@@ -32,6 +32,8 @@ phase "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
 # counts the last test binary.
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
+# run_tests is called through phase, which shellcheck cannot follow.
+# shellcheck disable=SC2317
 run_tests() {
   cargo test --locked "$@" 2>&1 | tee -a "$test_log"
   return "${PIPESTATUS[0]}"

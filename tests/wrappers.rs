@@ -2,9 +2,9 @@
 //! validators, each wrapper's shell run the way its platform runs it, the release download,
 //! the container image, and the report files the binary writes.
 //!
-//! The wrappers run a stand-in binary (tests/wrappers/stand-in.sh) that records its argv and
-//! environment names. INLINE_SCAN_WRAPPER_BINARY switches them to another binary, such as
-//! the real one; the argv checks then do not apply.
+//! The argv-mapping tests run a stand-in binary (tests/wrappers/stand-in.sh) that records its
+//! argv and environment names. The import tests run the real binary (the one cargo built, or
+//! INLINE_SCAN_WRAPPER_BINARY) behind tests/wrappers/record-argv.sh against the fake Anchore.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
@@ -17,12 +17,20 @@ use serde::Deserialize as _;
 use serde_yaml::{Mapping, Value};
 use sha2::{Digest as _, Sha256};
 
-/// Options served by the platform's secret mechanism (ANCHORE_CLI_PASS in the environment)
-/// and so never wrapper inputs.
-const SECRET_OPTIONS: [&str; 2] = ["password", "password-stdin"];
+#[allow(dead_code)]
+#[path = "common/fake_anchore.rs"]
+mod fake_anchore;
+
+/// Options that are never wrapper inputs, because a platform secret serves them: the Anchore
+/// password reaches the binary as ANCHORE_CLI_PASS in the environment, and the registry
+/// password through the registry password variable, piped to --registry-password-stdin.
+/// docs/WRAPPERS.md lists each one with its reason.
+const SECRET_OPTIONS: [&str; 3] = ["password", "password-stdin", "registry-password-stdin"];
 
 /// A password that must never show up in any argv, output, report or log.
 const PASSWORD: &str = "s3cret-Pass.word~42";
+/// The registry password the stand-in runs pass, held to the same rule.
+const STAND_IN_REGISTRY_PASSWORD: &str = "r3gistry-Pass.word~17";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -89,6 +97,8 @@ struct RegistryOption {
     long: String,
     kind: Kind,
     default: Option<String>,
+    /// The help text, with line breaks and repeated spaces collapsed.
+    help: String,
 }
 
 /// Reads the options of `inline-scan analyze` from the clap definition, the same data that
@@ -121,13 +131,22 @@ fn registry() -> Vec<RegistryOption> {
             .get_default_values()
             .first()
             .map(|value| value.to_string_lossy().into_owned());
+        let help = argument
+            .get_help()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         options.push(RegistryOption {
             long: long.to_owned(),
             kind,
             default,
+            help: collapse_whitespace(&help),
         });
     }
     options
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The options every wrapper must expose as inputs.
@@ -187,6 +206,90 @@ fn script_table_matches_registry() {
         listed, expected,
         "option_table in analyze.sh differs from cli.rs"
     );
+}
+
+/// The variable analyze.sh reads the registry password from when no other name is given.
+const REGISTRY_PASSWORD_VARIABLE: &str = "INLINE_SCAN_REGISTRY_PASSWORD";
+
+/// Returns the section of docs/WRAPPERS.md that explains why some options are not inputs.
+fn documented_exceptions() -> String {
+    let doc = read("docs/WRAPPERS.md");
+    let start = doc
+        .find("## Options that are not inputs")
+        .expect("docs/WRAPPERS.md has a section `## Options that are not inputs`");
+    let rest = &doc[start + 3..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+#[test]
+fn secret_options_are_documented() {
+    let section = documented_exceptions();
+    for option in SECRET_OPTIONS {
+        assert!(
+            section.contains(&format!("`--{option}`")),
+            "docs/WRAPPERS.md does not say why --{option} is not a wrapper input"
+        );
+    }
+    let script = read("scripts/wrappers/analyze.sh");
+    assert!(
+        script.contains("arguments+=(--registry-password-stdin)"),
+        "analyze.sh never passes --registry-password-stdin"
+    );
+    assert!(
+        script.contains(&format!("registry_variable={REGISTRY_PASSWORD_VARIABLE}")),
+        "analyze.sh does not default to {REGISTRY_PASSWORD_VARIABLE}"
+    );
+    assert!(section.contains(REGISTRY_PASSWORD_VARIABLE));
+}
+
+#[test]
+fn descriptions_start_with_help() {
+    let action = yaml("action.yml");
+    let component = gitlab_documents();
+    let orb = orb();
+    let manifests = [
+        ("action.yml", map(&action, "inputs"), false),
+        (
+            "the GitLab component",
+            component[0]["spec"]["inputs"].as_mapping().unwrap(),
+            true,
+        ),
+        (
+            "the orb command",
+            map(&orb["commands"]["analyze"], "parameters"),
+            true,
+        ),
+        (
+            "the orb job",
+            map(&orb["jobs"]["analyze"], "parameters"),
+            true,
+        ),
+    ];
+    for option in wrapped_options() {
+        // The first sentence of the help text, which every description repeats before adding
+        // wrapper details such as "One value per line."
+        let first_sentence = option
+            .help
+            .split(". ")
+            .next()
+            .unwrap()
+            .trim_end_matches('.');
+        assert!(!first_sentence.is_empty(), "--{} has no help", option.long);
+        for (manifest, inputs, snake_case) in &manifests {
+            let name = if *snake_case {
+                snake(&option.long)
+            } else {
+                option.long.clone()
+            };
+            let description = collapse_whitespace(&text(&inputs[name.as_str()]["description"]));
+            assert!(
+                description.starts_with(first_sentence),
+                "{manifest}: the description of {name} does not start with the help of --{}: {first_sentence}",
+                option.long
+            );
+        }
+    }
 }
 
 #[test]
@@ -294,11 +397,9 @@ fn github_run_steps_never_interpolate() {
         );
         let env = step.get("env").and_then(Value::as_mapping);
         for variable in env.into_iter().flat_map(|e| e.keys()) {
-            assert_ne!(
-                text(variable),
-                "ANCHORE_CLI_PASS",
-                "a step overrides the secret"
-            );
+            for secret in ["ANCHORE_CLI_PASS", REGISTRY_PASSWORD_VARIABLE] {
+                assert_ne!(text(variable), secret, "a step overrides the secret");
+            }
         }
     }
 }
@@ -306,8 +407,13 @@ fn github_run_steps_never_interpolate() {
 // ---------------------------------------------------------------------------------------------
 // GitLab manifests
 
-const GITLAB_WRAPPER_INPUTS: [&str; 4] =
-    ["stage", "job_name", "scanner_image", "password_variable"];
+const GITLAB_WRAPPER_INPUTS: [&str; 5] = [
+    "stage",
+    "job_name",
+    "scanner_image",
+    "password_variable",
+    "registry_password_variable",
+];
 
 fn gitlab_documents() -> Vec<Value> {
     let documents = yaml_documents(&read("gitlab/templates/inline-scan.yml"));
@@ -372,6 +478,19 @@ fn gitlab_inputs_cover_registry() {
 
     let job = gitlab_job("gitlab/templates/inline-scan.yml");
     let variables = map(&job, "variables");
+    for (variable, input) in [
+        ("INLINE_SCAN_PASSWORD_VARIABLE", "password_variable"),
+        (
+            "INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE",
+            "registry_password_variable",
+        ),
+    ] {
+        assert_eq!(
+            text(&variables[variable]),
+            format!("$[[ inputs.{input} ]]"),
+            "{variable}"
+        );
+    }
     let mut mapped = BTreeSet::new();
     for (variable, value) in variables {
         let variable = text(variable);
@@ -477,7 +596,8 @@ fn orb() -> Value {
     pack_orb(&repo().join("circleci-orb/src"))
 }
 
-const CIRCLECI_COMMAND_WRAPPER_PARAMETERS: [&str; 2] = ["password_variable", "binary"];
+const CIRCLECI_COMMAND_WRAPPER_PARAMETERS: [&str; 3] =
+    ["password_variable", "registry_password_variable", "binary"];
 const CIRCLECI_JOB_WRAPPER_PARAMETERS: [&str; 3] = ["scanner_image", "remote_docker", "pre_steps"];
 
 fn check_orb_parameters(parameters: &Mapping, extra: &[&str], component: &str) {
@@ -531,9 +651,28 @@ fn circleci_parameters_cover_registry() {
     );
     let password = &command["parameters"]["password_variable"];
     assert_eq!(password["type"], "env_var_name");
+    let registry_password = &command["parameters"]["registry_password_variable"];
+    assert_eq!(registry_password["type"], "env_var_name");
+    assert_eq!(
+        text(&registry_password["default"]),
+        REGISTRY_PASSWORD_VARIABLE
+    );
 
     let run = &command["steps"][0]["run"];
     let environment = map(run, "environment");
+    for (variable, parameter) in [
+        ("INLINE_SCAN_PASSWORD_VARIABLE", "password_variable"),
+        (
+            "INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE",
+            "registry_password_variable",
+        ),
+    ] {
+        assert_eq!(
+            text(&environment[variable]),
+            format!("<< parameters.{parameter} >>"),
+            "{variable}"
+        );
+    }
     let mut mapped = BTreeSet::new();
     for (variable, value) in environment {
         let variable = text(variable);
@@ -1000,12 +1139,9 @@ fn gitlab_ci_local_renders_inputs() {
 // ---------------------------------------------------------------------------------------------
 // Running the wrappers
 
-/// Returns the binary the wrappers run, and whether it is the recording stand-in.
-fn binary_under_test() -> (PathBuf, bool) {
-    match std::env::var_os("INLINE_SCAN_WRAPPER_BINARY") {
-        Some(path) => (PathBuf::from(path), false),
-        None => (repo().join("tests/wrappers/stand-in.sh"), true),
-    }
+/// Returns the stand-in binary that records its argv, environment names and passwords.
+fn stand_in() -> PathBuf {
+    repo().join("tests/wrappers/stand-in.sh")
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -1026,6 +1162,10 @@ fn base_environment(work: &Path) -> BTreeMap<String, String> {
         "STAND_IN_PASSWORD_SHA256".into(),
         sha256_hex(PASSWORD.as_bytes()),
     );
+    env.insert(
+        "STAND_IN_REGISTRY_PASSWORD_SHA256".into(),
+        sha256_hex(STAND_IN_REGISTRY_PASSWORD.as_bytes()),
+    );
     env
 }
 
@@ -1044,6 +1184,8 @@ struct Recorded {
     argv: Vec<String>,
     environment_names: BTreeSet<String>,
     password: String,
+    /// `match` or `mismatch` when the stand-in got --registry-password-stdin, else empty.
+    registry_password: String,
 }
 
 fn recorded(work: &Path) -> Recorded {
@@ -1054,25 +1196,29 @@ fn recorded(work: &Path) -> Recorded {
         argv: read("argv").lines().map(str::to_owned).collect(),
         environment_names: read("env").lines().map(str::to_owned).collect(),
         password: read("password").trim().to_owned(),
+        registry_password: read("registry-password").trim().to_owned(),
     }
 }
 
-/// Fails when the password appears in any file under `folder` or in `texts`.
+/// Fails when either stand-in password appears in any file under `folder` or in `texts`.
 fn assert_no_secret(folder: &Path, texts: &[&[u8]]) {
     for text in texts {
-        assert!(
-            !String::from_utf8_lossy(text).contains(PASSWORD),
-            "the password leaked into output"
-        );
+        for secret in [PASSWORD, STAND_IN_REGISTRY_PASSWORD] {
+            assert!(
+                !String::from_utf8_lossy(text).contains(secret),
+                "a password leaked into output"
+            );
+        }
     }
     let mut pending = vec![folder.to_path_buf()];
     while let Some(path) = pending.pop() {
         if path.is_dir() {
             pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if let Ok(bytes) = std::fs::read(&path) {
+            let content = String::from_utf8_lossy(&bytes);
             assert!(
-                !String::from_utf8_lossy(&bytes).contains(PASSWORD),
-                "the password leaked into {}",
+                !content.contains(PASSWORD) && !content.contains(STAND_IN_REGISTRY_PASSWORD),
+                "a password leaked into {}",
                 path.display()
             );
         }
@@ -1139,6 +1285,8 @@ struct GithubRun {
     outputs: BTreeMap<String, BTreeMap<String, String>>,
     logs: Vec<Output>,
     summary: String,
+    /// The script text of every step, which is the argv of its bash.
+    scripts: String,
 }
 
 /// Runs the composite action's steps in order with the runner's environment and the
@@ -1154,6 +1302,7 @@ fn run_action(
             .unwrap();
     let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut logs = Vec::new();
+    let mut scripts = String::new();
     let summary_path = work.join("step-summary.md");
     std::fs::write(&summary_path, "").unwrap();
     for (index, step) in action["runs"]["steps"]
@@ -1198,6 +1347,7 @@ fn run_action(
         std::fs::create_dir_all(work.join("runner-temp")).unwrap();
         let script = expand_github(&text(&step["run"]), inputs, &outputs);
         let output = run_bash(&script, &env, work);
+        scripts.push_str(&script);
         let failed = !output.status.success();
         logs.push(output);
         if let Some(id) = step.get("id").map(text) {
@@ -1215,6 +1365,7 @@ fn run_action(
         outputs,
         logs,
         summary,
+        scripts,
     }
 }
 
@@ -1227,7 +1378,7 @@ fn new_work() -> tempfile::TempDir {
 #[test]
 fn github_action_maps_inputs_to_argv() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let binary = binary.display().to_string();
     let inputs = BTreeMap::from([
         ("binary", binary.as_str()),
@@ -1239,13 +1390,23 @@ fn github_action_maps_inputs_to_argv() {
         ("force", "false"),
         ("timeout", "30"),
         ("no-import", "true"),
+        ("registry-insecure", "true"),
+        ("registry-cacert", "/tmp/registry-ca.pem"),
+        ("registry-username", "puller"),
+        (
+            "sbom-out",
+            "syft-json=sbom.json\r\nspdx-json=sbom.spdx.json\n",
+        ),
     ]);
 
     let run = run_action(
         &repo(),
         work.path(),
         &inputs,
-        &[("ANCHORE_CLI_PASS", PASSWORD)],
+        &[
+            ("ANCHORE_CLI_PASS", PASSWORD),
+            ("INLINE_SCAN_REGISTRY_PASSWORD", STAND_IN_REGISTRY_PASSWORD),
+        ],
     );
     for log in &run.logs {
         assert!(log.status.success(), "{}", describe(log));
@@ -1258,10 +1419,6 @@ fn github_action_maps_inputs_to_argv() {
         .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
         .collect();
     assert_no_secret(work.path(), &texts);
-    if !stand_in {
-        assert!(run.summary.contains("## inline-scan"), "{}", run.summary);
-        return;
-    }
 
     let recorded = recorded(work.path());
     assert_eq!(
@@ -1275,6 +1432,12 @@ fn github_action_maps_inputs_to_argv() {
             "--timeout=30",
             "--tag=app:1",
             "--tag=app:2",
+            "--registry-insecure",
+            "--registry-cacert=/tmp/registry-ca.pem",
+            "--registry-username=puller",
+            "--sbom-out=syft-json=sbom.json",
+            "--sbom-out=spdx-json=sbom.spdx.json",
+            "--registry-password-stdin",
             "--",
             "docker-archive:/tmp/app.tar",
         ]
@@ -1283,6 +1446,16 @@ fn github_action_maps_inputs_to_argv() {
         recorded.password, "match",
         "the binary did not get ANCHORE_CLI_PASS"
     );
+    assert_eq!(
+        recorded.registry_password, "match",
+        "the binary did not get the registry password on standard input"
+    );
+    assert!(
+        !recorded
+            .environment_names
+            .contains("INLINE_SCAN_REGISTRY_PASSWORD"),
+        "the registry password stayed in the binary's environment"
+    );
     assert!(recorded.environment_names.contains("GITHUB_OUTPUT"));
     assert_eq!(run.outputs["analyze"]["status"], "ok");
 }
@@ -1290,7 +1463,7 @@ fn github_action_maps_inputs_to_argv() {
 #[test]
 fn github_action_keeps_values_literal() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let marker = work.path().join("injected");
     let hostile = format!(
         "$(touch {}) `touch {}`; touch {}",
@@ -1307,21 +1480,19 @@ fn github_action_keeps_values_literal() {
     ]);
     let run = run_action(&repo(), work.path(), &inputs, &[]);
     assert!(!marker.exists(), "an input was executed as shell");
-    if stand_in {
-        for log in &run.logs {
-            assert!(log.status.success(), "{}", describe(log));
-        }
-        let argv = recorded(work.path()).argv;
-        assert_eq!(argv.last().unwrap(), &hostile);
-        assert!(argv.contains(&format!("--account={hostile}")));
-        assert!(argv.contains(&format!("--annotation={hostile}")));
+    for log in &run.logs {
+        assert!(log.status.success(), "{}", describe(log));
     }
+    let argv = recorded(work.path()).argv;
+    assert_eq!(argv.last().unwrap(), &hostile);
+    assert!(argv.contains(&format!("--account={hostile}")));
+    assert!(argv.contains(&format!("--annotation={hostile}")));
 }
 
 #[test]
 fn github_action_rejects_bad_boolean() {
     let work = new_work();
-    let (binary, _) = binary_under_test();
+    let binary = stand_in();
     let binary = binary.display().to_string();
     let inputs = BTreeMap::from([
         ("binary", binary.as_str()),
@@ -1375,9 +1546,9 @@ fn serve_files(files: BTreeMap<String, Vec<u8>>, requests: usize) -> String {
     format!("http://{address}")
 }
 
-/// Builds a release archive that holds the binary under test as `inline-scan`.
+/// Builds a release archive that holds the stand-in binary as `inline-scan`.
 fn release_archive() -> Vec<u8> {
-    let (binary, _) = binary_under_test();
+    let binary = stand_in();
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
@@ -1438,7 +1609,7 @@ fn github_install_verifies_checksum() {
     );
     assert_eq!(
         std::fs::read(&installed).unwrap(),
-        std::fs::read(binary_under_test().0).unwrap()
+        std::fs::read(stand_in()).unwrap()
     );
     assert!(run.logs[1].status.success(), "{}", describe(&run.logs[1]));
 
@@ -1571,7 +1742,7 @@ fn run_gitlab_job(
 #[test]
 fn gitlab_job_maps_inputs_to_argv() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let digest = format!("sha256:{}", "1".repeat(64));
     let given = [
         (
@@ -1604,30 +1775,28 @@ fn gitlab_job_maps_inputs_to_argv() {
         "inline-scan-report/inline-scan.env"
     );
     assert_no_secret(work.path(), &[&output.stdout, &output.stderr]);
-    if stand_in {
-        let recorded = recorded(work.path());
-        assert_eq!(
-            recorded.argv,
-            [
-                "analyze",
-                "--api-version=v2",
-                "--no-wait",
-                "--annotation=team=payments",
-                "--annotation=stage=ci",
-                "--report-dir=inline-scan-report",
-                "--",
-                "oci-dir:/tmp/layout",
-            ]
-        );
-        assert_eq!(recorded.password, "match");
-        assert!(recorded.environment_names.contains("GITLAB_CI"));
-    }
+    let recorded = recorded(work.path());
+    assert_eq!(
+        recorded.argv,
+        [
+            "analyze",
+            "--api-version=v2",
+            "--no-wait",
+            "--annotation=team=payments",
+            "--annotation=stage=ci",
+            "--report-dir=inline-scan-report",
+            "--",
+            "oci-dir:/tmp/layout",
+        ]
+    );
+    assert_eq!(recorded.password, "match");
+    assert!(recorded.environment_names.contains("GITLAB_CI"));
 }
 
 #[test]
 fn gitlab_password_variable_names_secret() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let given = [
         (
             "scanner_image",
@@ -1643,13 +1812,75 @@ fn gitlab_password_variable_names_secret() {
         &[("SCAN_PASSWORD", PASSWORD), ("INLINE_SCAN_BIN", &binary)],
     );
     assert!(output.status.success(), "{}", describe(&output));
-    if stand_in {
-        assert_eq!(recorded(work.path()).password, "match");
-    }
+    assert_eq!(recorded(work.path()).password, "match");
     let work = new_work();
     let (_, output) = run_gitlab_job(work.path(), &given, &[("INLINE_SCAN_BIN", &binary)]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("SCAN_PASSWORD is empty or not set"));
+}
+
+#[test]
+fn gitlab_registry_password_needs_username() {
+    let binary = stand_in().display().to_string();
+    let scanner = (
+        "scanner_image",
+        Value::String(format!("local@sha256:{}", "1".repeat(64))),
+    );
+    let image = (
+        "image",
+        Value::String("registry:127.0.0.1:5000/app:1".into()),
+    );
+    let renamed = (
+        "registry_password_variable",
+        Value::String("PULL_PASSWORD".into()),
+    );
+    let username = ("registry_username", Value::String("puller".into()));
+
+    let work = new_work();
+    let given = [scanner.clone(), image.clone(), renamed.clone(), username];
+    let (_, output) = run_gitlab_job(
+        work.path(),
+        &given,
+        &[
+            ("PULL_PASSWORD", STAND_IN_REGISTRY_PASSWORD),
+            ("INLINE_SCAN_BIN", &binary),
+        ],
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let recorded = recorded(work.path());
+    assert_eq!(recorded.registry_password, "match");
+    assert!(!recorded.environment_names.contains("PULL_PASSWORD"));
+    assert_no_secret(work.path(), &[&output.stdout, &output.stderr]);
+
+    let work = new_work();
+    let (_, output) = run_gitlab_job(work.path(), &given, &[("INLINE_SCAN_BIN", &binary)]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("PULL_PASSWORD is empty or not set"),
+        "{}",
+        describe(&output)
+    );
+
+    let work = new_work();
+    let given = [scanner, image, renamed];
+    let (_, output) = run_gitlab_job(
+        work.path(),
+        &given,
+        &[
+            ("PULL_PASSWORD", STAND_IN_REGISTRY_PASSWORD),
+            ("INLINE_SCAN_BIN", &binary),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("registry user name is empty"),
+        "{}",
+        describe(&output)
+    );
+    assert!(
+        !work.path().join("stand-in.argv").exists(),
+        "the binary ran without a registry user name"
+    );
 }
 
 /// Replaces `<< parameters.NAME >>` in every string, as CircleCI expands parameters.
@@ -1679,6 +1910,8 @@ fn expand_circleci(value: &mut Value, parameters: &BTreeMap<String, String>) {
 struct CircleRun {
     runs: Vec<Output>,
     stored: Vec<(String, String)>,
+    /// The command of every run step, which is the argv of its bash.
+    scripts: String,
 }
 
 /// Runs the orb's analyze command steps the way CircleCI does: parameters expanded, every step
@@ -1705,6 +1938,7 @@ fn run_circleci_command(
     let mut result = CircleRun {
         runs: Vec::new(),
         stored: Vec::new(),
+        scripts: String::new(),
     };
     for step in steps.as_sequence().unwrap() {
         let (kind, body) = step.as_mapping().unwrap().iter().next().unwrap();
@@ -1735,7 +1969,9 @@ fn run_circleci_command(
                     assert_eq!(file, "/tmp/inline-scan-exit-code");
                     *file = work.join("exit-code").display().to_string();
                 }
-                let output = run_bash(&text(&body["command"]), &env, work);
+                let command = text(&body["command"]);
+                let output = run_bash(&command, &env, work);
+                result.scripts.push_str(&command);
                 let failed = !output.status.success();
                 result.runs.push(output);
                 if failed {
@@ -1751,7 +1987,7 @@ fn run_circleci_command(
 #[test]
 fn circleci_command_stores_then_fails() {
     let work = new_work();
-    let (binary, stand_in) = binary_under_test();
+    let binary = stand_in();
     let binary = binary.display().to_string();
     let given = [
         ("binary", binary.as_str()),
@@ -1796,25 +2032,356 @@ fn circleci_command_stores_then_fails() {
         .collect();
     assert_no_secret(work.path(), &texts);
 
-    if stand_in {
-        let recorded = recorded(work.path());
-        assert_eq!(
-            recorded.argv,
-            [
-                "analyze",
-                "--all-tags",
-                "--sbom-out=sbom.json",
-                "--report-dir=inline-scan-report",
-                "--",
-                "docker-archive:/tmp/app.tar",
-            ]
-        );
-        assert_eq!(
-            recorded.password, "match",
-            "password_variable was not followed"
-        );
-        assert!(recorded.environment_names.contains("CIRCLECI"));
+    let recorded = recorded(work.path());
+    assert_eq!(
+        recorded.argv,
+        [
+            "analyze",
+            "--all-tags",
+            "--sbom-out=sbom.json",
+            "--report-dir=inline-scan-report",
+            "--",
+            "docker-archive:/tmp/app.tar",
+        ]
+    );
+    assert_eq!(
+        recorded.password, "match",
+        "password_variable was not followed"
+    );
+    assert!(recorded.environment_names.contains("CIRCLECI"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the wrappers with the real binary against the fake Anchore
+
+/// The Anchore password the fake accepts. Neither it nor the registry password may show up in
+/// any argv, output, report, log or file.
+const ANCHORE_SECRET: &str = "Anchore-s3cret-7f2c9e";
+/// The registry password the wrappers pipe to --registry-password-stdin. The image comes from
+/// an archive, so the binary reads it but never sends it.
+const REGISTRY_SECRET: &str = "Registry-s3cret-41d0b8";
+const WHITEOUT_DIGEST: &str =
+    "sha256:59d7d435b9c329a3641b69d8d9d48d893a427adb71e0c7e335e3f0f93f06db20";
+
+/// Returns the binary the real runs use: INLINE_SCAN_WRAPPER_BINARY (e.g. a release build), or
+/// the one cargo built for this test.
+fn real_binary() -> PathBuf {
+    std::env::var_os("INLINE_SCAN_WRAPPER_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_inline-scan")),
+        PathBuf::from,
+    )
+}
+
+fn whiteout_image() -> String {
+    format!(
+        "docker-archive:{}",
+        repo()
+            .join("tests/fixtures/images/multilayer-whiteout.docker.tar")
+            .display()
+    )
+}
+
+/// A fake Anchore (API v2) that accepts `admin` with [`ANCHORE_SECRET`], and the runtime that
+/// serves it while the wrapper runs as a blocking child process.
+struct FakeServer {
+    fake: fake_anchore::FakeAnchore,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start_fake() -> FakeServer {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = fake_anchore::FakeConfig::new(fake_anchore::ApiMode::V2Only);
+    config.password = ANCHORE_SECRET.to_owned();
+    let fake = runtime.block_on(fake_anchore::FakeAnchore::start(config));
+    FakeServer {
+        fake,
+        _runtime: runtime,
     }
+}
+
+/// Environment that puts tests/wrappers/record-argv.sh in front of the real binary.
+fn recorder_environment(work: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "RECORD_ARGV_LOG".into(),
+            work.join("argv.log").display().to_string(),
+        ),
+        (
+            "RECORD_ARGV_BINARY".into(),
+            real_binary().display().to_string(),
+        ),
+    ]
+}
+
+fn recorder() -> String {
+    repo()
+        .join("tests/wrappers/record-argv.sh")
+        .display()
+        .to_string()
+}
+
+/// Returns the argv of every binary run, as record-argv.sh logged them.
+fn recorded_argvs(work: &Path) -> Vec<Vec<String>> {
+    let log = std::fs::read_to_string(work.join("argv.log")).unwrap_or_default();
+    log.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| block.lines().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Fails when either secret appears in `texts` (outputs, logs, the scripts and argv given to
+/// bash) or in any file under `folder`. GitHub's `::add-mask::` lines are left out, because
+/// the runner consumes them and hides their values in every later line instead of printing
+/// them.
+fn assert_no_secrets(folder: &Path, texts: &[&[u8]]) {
+    for (name, secret) in [("Anchore", ANCHORE_SECRET), ("registry", REGISTRY_SECRET)] {
+        for (index, text) in texts.iter().enumerate() {
+            let leaked = String::from_utf8_lossy(text)
+                .lines()
+                .filter(|line| !line.starts_with("::add-mask::"))
+                .any(|line| line.contains(secret));
+            assert!(
+                !leaked,
+                "the {name} password leaked into output or argv number {index}"
+            );
+        }
+        let mut pending = vec![folder.to_path_buf()];
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(secret),
+                    "a secret leaked into {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Checks the one binary run record-argv.sh logged: the registry password went to standard
+/// input (the flag is there, no password is), and no argument contains a secret.
+fn assert_binary_argv(work: &Path) -> Vec<String> {
+    let argvs = recorded_argvs(work);
+    assert_eq!(argvs.len(), 1, "the binary ran {} times", argvs.len());
+    let argv = argvs[0].clone();
+    assert_eq!(argv[1], "analyze");
+    assert!(argv.contains(&"--registry-username=ci-bot".to_owned()));
+    assert!(argv.contains(&"--registry-password-stdin".to_owned()));
+    assert_eq!(argv.last().unwrap(), &whiteout_image());
+    for argument in &argv {
+        assert!(!argument.contains(ANCHORE_SECRET), "{argument}");
+        assert!(!argument.contains(REGISTRY_SECRET), "{argument}");
+    }
+    argv
+}
+
+fn assert_fake_analyzed(server: &FakeServer) {
+    assert_eq!(
+        server.fake.image_status(WHITEOUT_DIGEST).as_deref(),
+        Some("analyzed"),
+        "the fake Anchore did not finish analyzing the import"
+    );
+}
+
+fn expected_packages_by_type() -> serde_json::Value {
+    serde_json::json!({ "npm": 3, "python": 3 })
+}
+
+#[test]
+fn github_action_imports_with_real_binary() {
+    let server = start_fake();
+    let work = new_work();
+    let sbom_out = format!(
+        "syft-json={}\ncyclonedx-json={}\n",
+        work.path().join("sbom.syft.json").display(),
+        work.path().join("sbom.cdx.json").display()
+    );
+    let binary = recorder();
+    let image = whiteout_image();
+    let inputs = BTreeMap::from([
+        ("binary", binary.as_str()),
+        ("image", image.as_str()),
+        ("url", server.fake.url.as_str()),
+        ("username", "admin"),
+        ("registry-username", "ci-bot"),
+        ("sbom-out", sbom_out.as_str()),
+        ("timeout", "60"),
+    ]);
+    let mut caller_env = recorder_environment(work.path());
+    caller_env.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    caller_env.push((
+        "INLINE_SCAN_REGISTRY_PASSWORD".into(),
+        REGISTRY_SECRET.into(),
+    ));
+    let caller_env: Vec<(&str, &str)> = caller_env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let run = run_action(&repo(), work.path(), &inputs, &caller_env);
+    for log in &run.logs {
+        assert!(log.status.success(), "{}", describe(log));
+    }
+    let outputs = &run.outputs["analyze"];
+    assert_eq!(outputs["status"], "ok");
+    assert_eq!(outputs["exit-code"], "0");
+    assert_eq!(outputs["digest"], WHITEOUT_DIGEST);
+    assert_eq!(outputs["package-count"], "6");
+    let by_type: serde_json::Value = serde_json::from_str(&outputs["packages-by-type"]).unwrap();
+    assert_eq!(by_type, expected_packages_by_type());
+    assert_eq!(outputs["analysis-status"], "analyzed");
+    assert!(run.summary.contains(WHITEOUT_DIGEST), "{}", run.summary);
+    assert!(work.path().join("sbom.syft.json").is_file());
+    assert!(work.path().join("sbom.cdx.json").is_file());
+    assert_fake_analyzed(&server);
+
+    let argv = assert_binary_argv(work.path());
+    assert!(argv.contains(&format!(
+        "--sbom-out=cyclonedx-json={}",
+        work.path().join("sbom.cdx.json").display()
+    )));
+    let mut texts: Vec<&[u8]> = run
+        .logs
+        .iter()
+        .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
+        .collect();
+    texts.push(run.scripts.as_bytes());
+    assert_no_secrets(work.path(), &texts);
+    let stdout = String::from_utf8_lossy(&run.logs[1].stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line == format!("::add-mask::{ANCHORE_SECRET}")),
+        "the binary did not mask the Anchore password"
+    );
+}
+
+#[test]
+fn gitlab_job_imports_with_real_binary() {
+    let server = start_fake();
+    let work = new_work();
+    let given = [
+        (
+            "scanner_image",
+            Value::String(format!(
+                "127.0.0.1:5000/inline-scan@sha256:{}",
+                "1".repeat(64)
+            )),
+        ),
+        ("image", Value::String(whiteout_image())),
+        ("url", Value::String(server.fake.url.clone())),
+        ("username", Value::String("admin".into())),
+        ("registry_username", Value::String("ci-bot".into())),
+        (
+            "registry_password_variable",
+            Value::String("SCAN_REGISTRY_PASSWORD".into()),
+        ),
+        ("sbom_out", Value::String("sbom.syft.json".into())),
+        ("timeout", Value::String("60".into())),
+    ];
+    let mut masked = recorder_environment(work.path());
+    masked.push(("INLINE_SCAN_BIN".into(), recorder()));
+    masked.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    masked.push(("SCAN_REGISTRY_PASSWORD".into(), REGISTRY_SECRET.into()));
+    let masked: Vec<(&str, &str)> = masked
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let (job, output) = run_gitlab_job(work.path(), &given, &masked);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report_dir = work.path().join("inline-scan-report");
+    let dotenv = std::fs::read_to_string(report_dir.join("inline-scan.env")).unwrap();
+    let values: BTreeMap<&str, &str> = dotenv
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    assert_eq!(values["INLINE_SCAN_STATUS"], "ok");
+    assert_eq!(values["INLINE_SCAN_DIGEST"], WHITEOUT_DIGEST);
+    assert_eq!(values["INLINE_SCAN_PACKAGE_COUNT"], "6");
+    let by_type: serde_json::Value =
+        serde_json::from_str(values["INLINE_SCAN_PACKAGES_BY_TYPE"]).unwrap();
+    assert_eq!(by_type, expected_packages_by_type());
+    assert_eq!(values["INLINE_SCAN_ANALYSIS_STATUS"], "analyzed");
+    let annotations: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("gitlab-annotations.json")).unwrap())
+            .unwrap();
+    let link = annotations["inline-scan"][0]["external_link"]["url"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(link.contains(WHITEOUT_DIGEST), "{annotations}");
+    assert!(work.path().join("sbom.syft.json").is_file());
+    assert_fake_analyzed(&server);
+
+    assert_binary_argv(work.path());
+    let script = text(&job["script"][0]);
+    assert_no_secrets(
+        work.path(),
+        &[&output.stdout, &output.stderr, script.as_bytes()],
+    );
+}
+
+#[test]
+fn circleci_command_imports_with_real_binary() {
+    let server = start_fake();
+    let work = new_work();
+    let binary = recorder();
+    let image = whiteout_image();
+    let given = [
+        ("binary", binary.as_str()),
+        ("image", image.as_str()),
+        ("url", server.fake.url.as_str()),
+        ("username", "admin"),
+        ("registry_username", "ci-bot"),
+        ("sbom_out", "sbom.syft.json"),
+        ("timeout", "60"),
+    ];
+    let mut project_env = recorder_environment(work.path());
+    project_env.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    project_env.push((
+        "INLINE_SCAN_REGISTRY_PASSWORD".into(),
+        REGISTRY_SECRET.into(),
+    ));
+    let project_env: Vec<(&str, &str)> = project_env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let run = run_circleci_command(work.path(), &given, &project_env);
+    assert_eq!(run.runs.len(), 2, "both run steps ran");
+    for step in &run.runs {
+        assert!(step.status.success(), "{}", describe(step));
+    }
+    let report_dir = work.path().join("inline-scan-report");
+    let junit = std::fs::read_to_string(report_dir.join("junit/inline-scan.xml")).unwrap();
+    assert!(junit.contains("<testcase"), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("artifacts/result.json")).unwrap())
+            .unwrap();
+    let result = &saved["result"];
+    assert_eq!(result["status"], "ok");
+    assert_eq!(result["identity"]["digest"], WHITEOUT_DIGEST);
+    assert_eq!(result["packages"]["total"], 6);
+    assert_eq!(result["packages"]["byType"], expected_packages_by_type());
+    assert_eq!(result["import"]["analysisStatus"], "analyzed");
+    assert!(report_dir.join("artifacts/sbom.syft.json").is_file());
+    assert_fake_analyzed(&server);
+
+    assert_binary_argv(work.path());
+    let mut texts: Vec<&[u8]> = run
+        .runs
+        .iter()
+        .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
+        .collect();
+    texts.push(run.scripts.as_bytes());
+    assert_no_secrets(work.path(), &texts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2082,11 +2649,7 @@ fn docker_image_runs_binary_as_non_root() {
     std::fs::create_dir_all(context.join("target/release")).unwrap();
     std::fs::copy(repo().join("Dockerfile"), context.join("Dockerfile")).unwrap();
     std::fs::copy(repo().join(".dockerignore"), context.join(".dockerignore")).unwrap();
-    std::fs::copy(
-        binary_under_test().0,
-        context.join("target/release/inline-scan"),
-    )
-    .unwrap();
+    std::fs::copy(stand_in(), context.join("target/release/inline-scan")).unwrap();
     let build = docker(&[
         "build",
         "--network",
@@ -2150,13 +2713,11 @@ fn docker_image_runs_binary_as_non_root() {
         "10001:10001"
     );
     assert!(analyze.status.success(), "{}", describe(&analyze));
-    if binary_under_test().1 {
-        let argv = String::from_utf8_lossy(&analyze.stdout);
-        assert!(
-            argv.contains("analyze\n--pull\n--\ndocker-archive:/tmp/app.tar\n"),
-            "{argv}"
-        );
-    }
+    let argv = String::from_utf8_lossy(&analyze.stdout);
+    assert!(
+        argv.contains("analyze\n--pull\n--\ndocker-archive:/tmp/app.tar\n"),
+        "{argv}"
+    );
 }
 
 #[test]

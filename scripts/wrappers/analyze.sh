@@ -6,9 +6,12 @@
 # INLINE_SCAN_INPUT_IMAGE. Empty variables add nothing, so the binary's own defaults apply.
 # Values reach the binary as separate arguments and are never evaluated as shell text.
 #
-# Secrets never pass through here: the binary reads ANCHORE_CLI_PASS from the environment.
-# INLINE_SCAN_PASSWORD_VARIABLE may name another variable that contains the password, for
-# platforms that pass secrets by variable name (CircleCI env_var_name parameters).
+# Secrets never become arguments. The binary reads the Anchore password from ANCHORE_CLI_PASS
+# in the environment. INLINE_SCAN_PASSWORD_VARIABLE may name another variable that contains
+# it, for platforms that pass secrets by variable name (CircleCI env_var_name parameters).
+# The registry password is read from INLINE_SCAN_REGISTRY_PASSWORD, or from the variable that
+# INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE names, and reaches the binary on standard input
+# through --registry-password-stdin. It requires INLINE_SCAN_INPUT_REGISTRY_USERNAME.
 #
 # INLINE_SCAN_BIN selects the binary (default: inline-scan on PATH). With
 # INLINE_SCAN_EXIT_CODE_FILE set, the script saves the binary's exit code there and exits 0,
@@ -42,7 +45,10 @@ tag list
 all-tags flag
 pull flag
 platform value
-sbom-out value
+registry-insecure flag
+registry-cacert value
+registry-username value
+sbom-out list
 result-json value
 verbose flag
 quiet flag
@@ -81,12 +87,6 @@ while read -r option kind; do
   esac
 done < <(printf '%s\n' "$option_table")
 
-if [ -z "${INLINE_SCAN_INPUT_IMAGE:-}" ]; then
-  echo "error: no image given; set the wrapper's image input" >&2
-  exit 1
-fi
-arguments+=(-- "$INLINE_SCAN_INPUT_IMAGE")
-
 if [ -n "${INLINE_SCAN_PASSWORD_VARIABLE:-}" ]; then
   if ! [[ "$INLINE_SCAN_PASSWORD_VARIABLE" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
     echo "error: INLINE_SCAN_PASSWORD_VARIABLE must be a variable name, not '$INLINE_SCAN_PASSWORD_VARIABLE'" >&2
@@ -100,13 +100,60 @@ if [ -n "${INLINE_SCAN_PASSWORD_VARIABLE:-}" ]; then
   export ANCHORE_CLI_PASS
 fi
 
+# The registry password is copied out of its variable, which is then removed from the
+# environment the binary inherits.
+if [ -n "${INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE:-}" ]; then
+  registry_variable="$INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE"
+else
+  registry_variable=INLINE_SCAN_REGISTRY_PASSWORD
+fi
+if ! [[ "$registry_variable" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+  echo "error: INLINE_SCAN_REGISTRY_PASSWORD_VARIABLE must be a variable name, not '$registry_variable'" >&2
+  exit 1
+fi
+registry_password="${!registry_variable:-}"
+unset "$registry_variable"
+if [ -n "${INLINE_SCAN_INPUT_REGISTRY_USERNAME:-}" ]; then
+  if [ -z "$registry_password" ]; then
+    echo "error: the registry user name is set, but the registry password variable $registry_variable is empty or not set; define it as a secret (masked variable, project variable or context)" >&2
+    exit 1
+  fi
+  if [[ "$registry_password" == *$'\n'* ]]; then
+    echo "error: the registry password in $registry_variable contains a line break; the binary reads only its first line" >&2
+    exit 1
+  fi
+  arguments+=(--registry-password-stdin)
+elif [ -n "$registry_password" ]; then
+  echo "error: $registry_variable contains a registry password, but the registry user name is empty; set the wrapper's registry username input" >&2
+  exit 1
+fi
+
+if [ -z "${INLINE_SCAN_INPUT_IMAGE:-}" ]; then
+  echo "error: no image given; set the wrapper's image input" >&2
+  exit 1
+fi
+arguments+=(-- "$INLINE_SCAN_INPUT_IMAGE")
+
 printf 'running:' >&2
 printf ' %q' "$binary" "${arguments[@]}" >&2
 printf '\n' >&2
+# The registry password reaches standard input from the printf builtin, so it never appears
+# in an argument list. Without it the binary keeps the script's standard input.
+run_binary() {
+  if [ -n "$registry_password" ]; then
+    "$binary" "${arguments[@]}" < <(printf '%s\n' "$registry_password")
+  else
+    "$binary" "${arguments[@]}"
+  fi
+}
+
 if [ -n "${INLINE_SCAN_EXIT_CODE_FILE:-}" ]; then
   status=0
-  "$binary" "${arguments[@]}" || status=$?
+  run_binary || status=$?
   printf '%s\n' "$status" >"$INLINE_SCAN_EXIT_CODE_FILE"
   exit 0
+fi
+if [ -n "$registry_password" ]; then
+  exec "$binary" "${arguments[@]}" < <(printf '%s\n' "$registry_password")
 fi
 exec "$binary" "${arguments[@]}"
