@@ -186,13 +186,19 @@ fn mask_secrets(settings: &Settings) {
     if settings.report.resolve(&env) != Some(Platform::Github) {
         return;
     }
-    let Some(connection) = &settings.connection else {
-        return;
-    };
-    let commands = crate::report::github::mask_commands(
-        Some(&connection.username),
-        Some(&connection.password),
-    );
+    let mut commands = String::new();
+    if let Some(connection) = &settings.connection {
+        commands.push_str(&crate::report::github::mask_commands(
+            Some(&connection.username),
+            Some(&connection.password),
+        ));
+    }
+    if let Some(password) = &settings.registry.password {
+        commands.push_str(&crate::report::github::mask_commands(
+            settings.registry.username.as_deref(),
+            Some(password),
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(commands.as_bytes());
     let _ = stdout.flush();

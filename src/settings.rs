@@ -182,8 +182,6 @@ impl Settings {
             connection,
             force: args.force,
             wait: WaitPolicy::new(!args.no_wait, Duration::from_secs(args.timeout)),
-            // TODO: parse every value with sbom::format::parse_outputs. Until then the last
-            // value is taken as a path.
             sbom_outputs,
             sbom_created,
             report: args.report,
