@@ -91,7 +91,7 @@ fn copy_bundle(from: &Path, parent: &Path, name: &str) -> PathBuf {
     to
 }
 
-/// The analyze arguments both runs of a comparison share: annotations and a Dockerfile, so
+/// Returns the analyze arguments both runs of a comparison share: annotations and a Dockerfile, so
 /// every optional upload is part of the comparison.
 fn analyze_args<'a>(image: &'a str, api: &'a str, dockerfile: &'a str) -> Vec<&'a str> {
     vec![
@@ -244,7 +244,7 @@ async fn bundle_import_v1_matches_direct() {
     .await;
 }
 
-/// Whether the OCI layout selects its image through an index, which becomes the parent
+/// Returns whether the OCI layout selects its image through an index, which becomes the parent
 /// manifest. Read from the layout, so the test follows the fixture.
 fn oci_has_index() -> bool {
     let index: Value = serde_json::from_slice(
