@@ -212,7 +212,7 @@ async fn run_steps(
     .await
 }
 
-/// Imports `request`, waits as `wait` says, and records the outcome in `result`.
+/// Imports `request`, waits as the `wait` policy sets, and records the outcome in `result`.
 async fn import(
     connection: &Connection,
     wait: &WaitPolicy,

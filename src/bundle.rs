@@ -3,7 +3,7 @@
 //!
 //! `bundle.json` is the index. It lists every other file with its sha256, size and media type,
 //! and stores the identity fields that are not files (digest, tags, annotations, local image
-//! id, force flag). The hashes catch a truncated copy or an edited file; they are not a
+//! id, force flag). The hashes catch a truncated copy or an edited file. They are not a
 //! signature, so anyone who can write the folder can also rewrite the index.
 
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ use crate::source::RawManifest;
 /// The name of the index file inside a bundle folder.
 pub const INDEX_FILE: &str = "bundle.json";
 
-/// The index layout this version writes. [`read`] accepts only versions it knows.
+/// The index layout this version writes. [`read`] rejects every other version.
 pub const FORMAT_VERSION: u32 = 1;
 
 const SBOM_FILE: &str = "sbom.syft.json";
@@ -160,7 +160,7 @@ struct FileRecord {
 }
 
 /// Writes `request` as a bundle into `dir`, creating it when missing. A folder that already
-/// holds a bundle is overwritten; any other non-empty folder is rejected. The index is written
+/// contains a bundle is overwritten, but any other non-empty folder is rejected. The index is written
 /// last, through a rename, so an interrupted write leaves no index and [`read`] rejects it.
 pub fn write(
     dir: &Path,
@@ -182,6 +182,7 @@ pub fn write(
         parent_manifest: None,
         dockerfile: None,
     };
+
     if let Some(parent) = &request.parent {
         files.parent_manifest = Some(write_file(
             dir,
@@ -198,6 +199,7 @@ pub fn write(
             dockerfile,
         )?);
     }
+
     let index = Index {
         format_version: FORMAT_VERSION,
         tool: Tool {
@@ -418,6 +420,7 @@ fn read_verified(
             reason: format!("file name {:?} is not a plain file name", record.name),
         });
     }
+
     let path = dir.join(&record.name);
     if !path.is_file() {
         return Err(BundleError::FileMissing { path });
