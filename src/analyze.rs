@@ -1,7 +1,8 @@
-//! The `analyze` job: read the image, catalog it, name it, write the SBOM, import it, and
-//! describe the outcome.
+//! The `analyze` job: read the image, catalog it, name it, write the SBOM and bundle, import
+//! it, and describe the outcome. The `import` job imports a bundle with the same code.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,8 +10,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::anchore::import::ImportStep;
-use crate::anchore::{self, ImportRequest};
+use crate::anchore::{self, Connection, ImportRequest, WaitPolicy};
+use crate::bundle::{self, BundleContext};
 use crate::catalog::{self, Cataloger};
+use crate::digest::Digest;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::image::Identity;
@@ -29,13 +32,63 @@ pub async fn run(
     progress: &Progress,
 ) -> (RunResult, Option<Error>) {
     let started = Instant::now();
-    let mut result = RunResult {
+    let mut result = new_result(&settings.image_input);
+    let outcome = run_steps(settings, cancel, progress, &mut result).await;
+    finish(result, outcome, started)
+}
+
+/// Runs `inline-scan import DIR`: reads and verifies the bundle in `dir`, then imports it with
+/// the same requests `analyze` sends. `force` forces a re-analysis also when the bundle was
+/// written without `--force`. The result is filled as far as the run got, as with [`run`].
+pub async fn import_bundle(
+    dir: &Path,
+    connection: &Connection,
+    force: bool,
+    wait: &WaitPolicy,
+    cancel: CancellationToken,
+    progress: &Progress,
+) -> (RunResult, Option<Error>) {
+    let started = Instant::now();
+    let mut result = new_result(&dir.display().to_string());
+    let outcome = async {
+        progress.step(format!("verifying the bundle in {}", dir.display()));
+        let bundle = bundle::read(dir)?;
+        result.image = bundle.context.image_input.clone();
+        let mut request = bundle.request;
+        request.force |= force;
+        result.identity = Some(IdentitySummary {
+            digest: request.digest.to_string(),
+            image_id: Digest::of(&request.config).to_string(),
+            local_image_id: request.local_image_id.clone(),
+            manifest_origin: bundle.context.manifest_origin,
+            manifest_media_type: request.manifest.media_type.clone(),
+            parent_digest: request.parent.as_ref().map(|p| p.digest().to_string()),
+            tags: request.tags.clone(),
+        });
+        if cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+        import(connection, wait, &request, progress, &cancel, &mut result).await
+    }
+    .await;
+    finish(result, outcome, started)
+}
+
+fn new_result(image: &str) -> RunResult {
+    RunResult {
         format_version: crate::report::RESULT_FORMAT_VERSION,
-        image: settings.image_input.clone(),
+        image: image.to_owned(),
         status: "ok",
         ..RunResult::default()
-    };
-    let outcome = run_steps(settings, cancel, progress, &mut result).await;
+    }
+}
+
+/// Records the elapsed time and, on failure, the status, exit code and message.
+fn finish(
+    mut result: RunResult,
+    outcome: Result<(), Error>,
+    started: Instant,
+) -> (RunResult, Option<Error>) {
     result.elapsed_seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(()) => (result, None),
@@ -115,16 +168,6 @@ async fn run_steps(
         }
     }
 
-    let Some(connection) = &settings.connection else {
-        return Ok(());
-    };
-    identity.require_tags(&settings.image_input)?;
-    if catalog.packages.is_empty() {
-        tracing::warn!(
-            "no packages were found in {}; Anchore will show the image with an empty package list",
-            settings.image_input
-        );
-    }
     let request = ImportRequest {
         digest: identity.digest.clone(),
         manifest: identity.manifest.clone(),
@@ -137,20 +180,61 @@ async fn run_steps(
         sbom,
         force: settings.force,
     };
+    if let Some(dir) = &settings.bundle_out {
+        // An import needs at least one tag, so a bundle without one could never be imported.
+        identity.require_tags(&settings.image_input)?;
+        progress.step(format!("writing the import bundle to {}", dir.display()));
+        let context = BundleContext {
+            image_input: settings.image_input.clone(),
+            manifest_origin: identity.manifest_origin,
+        };
+        bundle::write(dir, &request, &context)?;
+    }
+
+    let Some(connection) = &settings.connection else {
+        return Ok(());
+    };
+    identity.require_tags(&settings.image_input)?;
+    if catalog.packages.is_empty() {
+        tracing::warn!(
+            "no packages were found in {}; Anchore will show the image with an empty package list",
+            settings.image_input
+        );
+    }
+    import(
+        connection,
+        &settings.wait,
+        &request,
+        progress,
+        &cancel,
+        result,
+    )
+    .await
+}
+
+/// Imports `request`, waits as the `wait` policy sets, and records the outcome in `result`.
+async fn import(
+    connection: &Connection,
+    wait: &WaitPolicy,
+    request: &ImportRequest,
+    progress: &Progress,
+    cancel: &CancellationToken,
+    result: &mut RunResult,
+) -> Result<(), Error> {
     let client = anchore::Client::new(connection)?;
     let outcome = anchore::import::run_until_cancelled(
         &client,
-        &request,
-        &settings.wait,
+        request,
+        wait,
         &|step| progress.step(describe_step(&step)),
-        &cancel,
+        cancel,
     )
     .await?;
     result.import = Some(ImportSummary {
         api_version: outcome.api_version.as_str().to_owned(),
         url: outcome.base_url.clone(),
         operation_id: outcome.operation_uuid.clone(),
-        analysis_status: if settings.wait.wait {
+        analysis_status: if wait.wait {
             outcome.analysis_status.clone()
         } else {
             format!("{} (not waited for)", outcome.analysis_status)

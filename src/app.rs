@@ -8,11 +8,16 @@ use clap::{CommandFactory, Parser};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{AnalyzeArgs, Cli, Command, OptionsArgs};
+use std::future::Future;
+use std::path::Path;
+
+use crate::anchore::Connection;
+use crate::cli::{AnalyzeArgs, Cli, Command, ImportArgs, OptionsArgs};
+use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::progress::Progress;
 use crate::report::RunResult;
-use crate::report::platform::{Platform, ReportContext};
+use crate::report::platform::{Platform, ReportContext, ReportPlatform};
 use crate::sbom::format::SbomTarget;
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -43,11 +48,12 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
     match cli.command {
         Command::Options(args) => print_options(&args),
         Command::Analyze(args) => analyze(&args),
+        Command::Import(args) => import(&args),
     }
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
-    init_logging(args.verbose, args.quiet);
+    init_logging(args.output.verbose, args.output.quiet);
     let env = |name: &str| std::env::var(name).ok();
     let settings = match Settings::from_args(args, &env, &mut std::io::stdin().lock()) {
         Ok(settings) => settings,
@@ -56,24 +62,111 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             return ExitCode::Failure;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: could not start the async runtime: {error}");
-            return ExitCode::Failure;
-        }
+    let Some(runtime) = start_runtime() else {
+        return ExitCode::Failure;
     };
     runtime.block_on(analyze_async(settings))
 }
 
+fn import(args: &ImportArgs) -> ExitCode {
+    init_logging(args.output.verbose, args.output.quiet);
+    let env = |name: &str| std::env::var(name).ok();
+    let validated = crate::settings::validate_timeouts(&args.timeouts).and_then(|()| {
+        crate::settings::connection(
+            &args.anchore,
+            &args.timeouts,
+            &env,
+            &mut std::io::stdin().lock(),
+        )
+    });
+    let connection = match validated {
+        Ok(connection) => connection,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::Failure;
+        }
+    };
+    let Some(runtime) = start_runtime() else {
+        return ExitCode::Failure;
+    };
+    let wait = crate::settings::wait_policy(&args.anchore, &args.timeouts);
+    let outputs = RunOutputs {
+        quiet: args.output.quiet,
+        result_json: args.output.result_json.as_deref(),
+        report: args.output.report,
+        report_dir: &args.output.report_dir,
+        sbom_on_stdout: false,
+        connection: Some(&connection),
+        registry: None,
+    };
+    let progress = Progress::new(!args.output.quiet);
+    let cancel = CancellationToken::new();
+    let run = crate::analyze::import_bundle(
+        &args.bundle,
+        &connection,
+        args.anchore.force,
+        &wait,
+        cancel.clone(),
+        &progress,
+    );
+    runtime.block_on(finish_run(&outputs, &progress, &cancel, run))
+}
+
+fn start_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            None
+        }
+    }
+}
+
+/// The settings of a run that decide where its outcome goes.
+struct RunOutputs<'a> {
+    quiet: bool,
+    result_json: Option<&'a Path>,
+    report: ReportPlatform,
+    report_dir: &'a Path,
+    /// True when an SBOM goes to standard output, which then carries no digest line.
+    sbom_on_stdout: bool,
+    connection: Option<&'a Connection>,
+    /// Registry credentials to mask, for `registry:` images.
+    registry: Option<&'a crate::source::registry::RegistryOptions>,
+}
+
 async fn analyze_async(settings: Settings) -> ExitCode {
-    mask_secrets(&settings);
+    let outputs = RunOutputs {
+        quiet: settings.quiet,
+        result_json: settings.result_json.as_deref(),
+        report: settings.report,
+        report_dir: &settings.report_dir,
+        sbom_on_stdout: settings
+            .sbom_outputs
+            .iter()
+            .any(|output| output.target == SbomTarget::Stdout),
+        connection: settings.connection.as_ref(),
+        registry: Some(&settings.registry),
+    };
     let progress = Progress::new(!settings.quiet);
     let cancel = CancellationToken::new();
     let run = crate::analyze::run(&settings, cancel.clone(), &progress);
+    finish_run(&outputs, &progress, &cancel, run).await
+}
+
+/// Drives `run` to its end or, on SIGINT or SIGTERM, cancels it and gives it a short grace
+/// period to clean up. Then prints the summary, writes the result file and CI reports, and
+/// returns the exit code.
+async fn finish_run(
+    outputs: &RunOutputs<'_>,
+    progress: &Progress,
+    cancel: &CancellationToken,
+    run: impl Future<Output = (RunResult, Option<Error>)>,
+) -> ExitCode {
+    mask_secrets(outputs);
     tokio::pin!(run);
     let (result, error) = tokio::select! {
         outcome = &mut run => outcome,
@@ -96,13 +189,13 @@ async fn analyze_async(settings: Settings) -> ExitCode {
         exit_code: code.code(),
         ..result
     };
-    if !settings.quiet {
+    if !outputs.quiet {
         eprint!("{}", result.render_text());
     }
     if let Some(error) = &error {
         eprintln!("error: {error}");
     }
-    if let Some(path) = &settings.result_json {
+    if let Some(path) = outputs.result_json {
         let written = serde_json::to_vec_pretty(&result)
             .map_err(std::io::Error::from)
             .and_then(|bytes| std::fs::write(path, bytes));
@@ -116,16 +209,12 @@ async fn analyze_async(settings: Settings) -> ExitCode {
             }
         }
     }
-    let published = publish_reports(&settings, &result).await;
+    let published = publish_reports(outputs, &result).await;
     if !published.stdout.is_empty() {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(published.stdout.as_bytes());
     }
-    let sbom_on_stdout = settings
-        .sbom_outputs
-        .iter()
-        .any(|output| output.target == SbomTarget::Stdout);
-    if !sbom_on_stdout {
+    if !outputs.sbom_on_stdout {
         if let Some(identity) = &result.identity {
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{}", identity.digest);
@@ -146,13 +235,13 @@ struct PublishedReports {
 /// Writes the CI platform's reports (`--report`). Reports are written for failed runs too, so a
 /// pipeline shows why it failed; a report that cannot be written fails an otherwise
 /// successful run.
-async fn publish_reports(settings: &Settings, result: &RunResult) -> PublishedReports {
+async fn publish_reports(outputs: &RunOutputs<'_>, result: &RunResult) -> PublishedReports {
     let env = |name: &str| std::env::var(name).ok();
     let mut published = PublishedReports {
         stdout: String::new(),
         failed: false,
     };
-    let Some(platform) = settings.report.resolve(&env) else {
+    let Some(platform) = outputs.report.resolve(&env) else {
         return published;
     };
     let token = env(GITHUB_TOKEN_VARIABLE)
@@ -161,7 +250,7 @@ async fn publish_reports(settings: &Settings, result: &RunResult) -> PublishedRe
     let context = ReportContext {
         result,
         evaluation: None,
-        report_dir: &settings.report_dir,
+        report_dir: outputs.report_dir,
         env: &env,
     };
     match crate::report::platform::publish(platform, &context, token.as_ref()).await {
@@ -181,23 +270,25 @@ async fn publish_reports(settings: &Settings, result: &RunResult) -> PublishedRe
 
 /// Prints GitHub's `::add-mask::` commands for the credentials before anything else, so the
 /// runner hides them in every later log line.
-fn mask_secrets(settings: &Settings) {
+fn mask_secrets(outputs: &RunOutputs<'_>) {
     let env = |name: &str| std::env::var(name).ok();
-    if settings.report.resolve(&env) != Some(Platform::Github) {
+    if outputs.report.resolve(&env) != Some(Platform::Github) {
         return;
     }
     let mut commands = String::new();
-    if let Some(connection) = &settings.connection {
+    if let Some(connection) = outputs.connection {
         commands.push_str(&crate::report::github::mask_commands(
             Some(&connection.username),
             Some(&connection.password),
         ));
     }
-    if let Some(password) = &settings.registry.password {
-        commands.push_str(&crate::report::github::mask_commands(
-            settings.registry.username.as_deref(),
-            Some(password),
-        ));
+    if let Some(registry) = outputs.registry {
+        if let Some(password) = &registry.password {
+            commands.push_str(&crate::report::github::mask_commands(
+                registry.username.as_deref(),
+                Some(password),
+            ));
+        }
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(commands.as_bytes());

@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyze IMAGE and import the analysis into Anchore.
     Analyze(AnalyzeArgs),
+    /// Import a bundle written by `analyze --bundle-out` into Anchore.
+    Import(ImportArgs),
     /// Print the option registry of `analyze` (names, environment variables, defaults).
     Options(OptionsArgs),
 }
@@ -41,101 +43,15 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "IMAGE")]
     pub image: String,
 
-    /// Anchore API URL, e.g. https://anchore.example.com:8228 (a trailing /v1 or /v2 selects
-    /// that API). Also read from ANCHORECTL_URL.
-    #[arg(
-        short = 'r',
-        long = "url",
-        value_name = "URL",
-        env = "ANCHORE_CLI_URL",
-        help_heading = "Anchore"
-    )]
-    pub url: Option<String>,
-
-    /// Anchore user name (`_api_key` for an API key). Also read from ANCHORECTL_USERNAME.
-    #[arg(
-        short = 'u',
-        long = "username",
-        value_name = "USER",
-        env = "ANCHORE_CLI_USER",
-        help_heading = "Anchore"
-    )]
-    pub username: Option<String>,
-
-    /// Anchore password or API key. Prefer the environment variable or --password-stdin: a
-    /// value on the command line is visible in the process list. Also read from
-    /// ANCHORECTL_PASSWORD.
-    #[arg(
-        short = 'p',
-        long = "password",
-        value_name = "PASS",
-        env = "ANCHORE_CLI_PASS",
-        hide_env_values = true,
-        help_heading = "Anchore"
-    )]
-    pub password: Option<String>,
-
-    /// Read the password from the first line of standard input.
-    #[arg(long, conflicts_with = "password", help_heading = "Anchore")]
-    pub password_stdin: bool,
-
-    /// Act in this Anchore account (sent as x-anchore-account on every request).
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "ANCHORECTL_ACCOUNT",
-        help_heading = "Anchore"
-    )]
-    pub account: Option<String>,
-
-    /// Which Anchore API to use: auto probes v2 first, then v1.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "auto",
-        value_name = "VERSION",
-        help_heading = "Anchore"
-    )]
-    pub api_version: ApiVersionChoice,
-
-    /// PEM file of CA certificates to trust for the Anchore URL, in addition to the system's.
-    #[arg(long, value_name = "FILE", help_heading = "Anchore")]
-    pub cacert: Option<PathBuf>,
-
-    /// Accept any TLS certificate from Anchore. Only for testing.
-    #[arg(long, help_heading = "Anchore")]
-    pub insecure: bool,
-
-    /// Re-analyze even if Anchore already has this digest.
-    #[arg(long, help_heading = "Anchore")]
-    pub force: bool,
-
-    /// Return after the import is accepted instead of waiting for Anchore's analysis.
-    #[arg(long, help_heading = "Anchore")]
-    pub no_wait: bool,
+    #[command(flatten)]
+    pub anchore: AnchoreArgs,
 
     /// Analyze only; contact no Anchore server.
     #[arg(long, help_heading = "Anchore")]
     pub no_import: bool,
 
-    /// Seconds to wait for Anchore to finish analyzing the import.
-    #[arg(
-        short = 't',
-        long = "timeout",
-        value_name = "SECONDS",
-        default_value_t = 300,
-        help_heading = "Anchore"
-    )]
-    pub timeout: u64,
-
-    /// Seconds allowed for one HTTP request to Anchore.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 120,
-        help_heading = "Anchore"
-    )]
-    pub request_timeout: u64,
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
 
     /// Annotations as KEY=VALUE, comma-separated or repeated.
     #[arg(
@@ -241,6 +157,138 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FORMAT=FILE", help_heading = "Output")]
     pub sbom_out: Vec<String>,
 
+    /// Also write an import bundle to DIR (created when missing): the SBOM, manifest, config
+    /// and identity an import needs, for a later `inline-scan import DIR`. Works with and
+    /// without --no-import.
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub bundle_out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: RunOutputArgs,
+}
+
+/// The options of `inline-scan import DIR`: the bundle and the same Anchore and output
+/// options as `analyze`.
+#[derive(Debug, Args)]
+#[command(after_help = IMPORT_HELP)]
+pub struct ImportArgs {
+    /// Bundle folder written by `inline-scan analyze --bundle-out DIR`.
+    #[arg(value_name = "DIR")]
+    pub bundle: PathBuf,
+
+    #[command(flatten)]
+    pub anchore: AnchoreArgs,
+
+    #[command(flatten)]
+    pub timeouts: TimeoutArgs,
+
+    #[command(flatten)]
+    pub output: RunOutputArgs,
+}
+
+/// How to reach Anchore and what to ask of it, shared by `analyze` and `import`.
+#[derive(Debug, Args)]
+pub struct AnchoreArgs {
+    /// Anchore API URL, e.g. https://anchore.example.com:8228 (a trailing /v1 or /v2 selects
+    /// that API). Also read from ANCHORECTL_URL.
+    #[arg(
+        short = 'r',
+        long = "url",
+        value_name = "URL",
+        env = "ANCHORE_CLI_URL",
+        help_heading = "Anchore"
+    )]
+    pub url: Option<String>,
+
+    /// Anchore user name (`_api_key` for an API key). Also read from ANCHORECTL_USERNAME.
+    #[arg(
+        short = 'u',
+        long = "username",
+        value_name = "USER",
+        env = "ANCHORE_CLI_USER",
+        help_heading = "Anchore"
+    )]
+    pub username: Option<String>,
+
+    /// Anchore password or API key. Prefer the environment variable or --password-stdin: a
+    /// value on the command line is visible in the process list. Also read from
+    /// ANCHORECTL_PASSWORD.
+    #[arg(
+        short = 'p',
+        long = "password",
+        value_name = "PASS",
+        env = "ANCHORE_CLI_PASS",
+        hide_env_values = true,
+        help_heading = "Anchore"
+    )]
+    pub password: Option<String>,
+
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "password", help_heading = "Anchore")]
+    pub password_stdin: bool,
+
+    /// Act in this Anchore account (sent as x-anchore-account on every request).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "ANCHORECTL_ACCOUNT",
+        help_heading = "Anchore"
+    )]
+    pub account: Option<String>,
+
+    /// Which Anchore API to use: auto probes v2 first, then v1.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "VERSION",
+        help_heading = "Anchore"
+    )]
+    pub api_version: ApiVersionChoice,
+
+    /// PEM file of CA certificates to trust for the Anchore URL, in addition to the system's.
+    #[arg(long, value_name = "FILE", help_heading = "Anchore")]
+    pub cacert: Option<PathBuf>,
+
+    /// Accept any TLS certificate from Anchore. Only for testing.
+    #[arg(long, help_heading = "Anchore")]
+    pub insecure: bool,
+
+    /// Re-analyze even if Anchore already has this digest.
+    #[arg(long, help_heading = "Anchore")]
+    pub force: bool,
+
+    /// Return after the import is accepted instead of waiting for Anchore's analysis.
+    #[arg(long, help_heading = "Anchore")]
+    pub no_wait: bool,
+}
+
+/// Time limits of the import, shared by `analyze` and `import`.
+#[derive(Debug, Args)]
+pub struct TimeoutArgs {
+    /// Seconds to wait for Anchore to finish analyzing the import.
+    #[arg(
+        short = 't',
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 300,
+        help_heading = "Anchore"
+    )]
+    pub timeout: u64,
+
+    /// Seconds allowed for one HTTP request to Anchore.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        help_heading = "Anchore"
+    )]
+    pub request_timeout: u64,
+}
+
+/// Where the outcome of a run goes, shared by `analyze` and `import`.
+#[derive(Debug, Args)]
+pub struct RunOutputArgs {
     /// Write the result as JSON to FILE.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub result_json: Option<PathBuf>,
@@ -287,3 +335,14 @@ DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker CLI reads them
 
 Exit codes: 0 success, 1 usage, input, authentication or HTTP error, 2 analysis failed (locally
 or in Anchore), 124 the wait timed out, 130 interrupted.";
+
+const IMPORT_HELP: &str = "\
+The bundle is checked before Anchore is contacted: every file must match the sha256 and size
+recorded in bundle.json and the digest must equal the sha256 of the manifest. --force forces a
+re-analysis also when the bundle was written without it.
+
+Environment: ANCHORE_CLI_URL / ANCHORECTL_URL, ANCHORE_CLI_USER / ANCHORECTL_USERNAME,
+ANCHORE_CLI_PASS / ANCHORECTL_PASSWORD, ANCHORECTL_ACCOUNT.
+
+Exit codes: 0 success, 1 usage, invalid bundle, authentication or HTTP error, 2 analysis failed
+in Anchore, 124 the wait timed out, 130 interrupted.";

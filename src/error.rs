@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Import(#[from] crate::anchore::ImportError),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     #[error(
         "image {reference} in the daemon is for {found}, not the requested platform {requested}: pull the right platform with -P --platform {requested}"
     )]
@@ -42,6 +44,7 @@ impl Error {
             | Self::Identity(_)
             | Self::Output { .. }
             | Self::Registry(_)
+            | Self::Bundle(_)
             | Self::PlatformMismatch { .. } => ExitCode::Failure,
             // A source that cannot be read is an analysis failure, as in the old analyzer, except
             // when the input is missing or the selection is wrong.

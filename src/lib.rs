@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod anchore;
 pub mod app;
+pub mod bundle;
 pub mod catalog;
 pub mod cli;
 pub mod digest;

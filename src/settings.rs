@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::anchore::{Connection, WaitPolicy};
-use crate::cli::AnalyzeArgs;
+use crate::cli::{AnalyzeArgs, AnchoreArgs, TimeoutArgs};
 use crate::digest::Digest;
 use crate::image::IdentityOptions;
 use crate::image::identity::validate_image_id;
@@ -85,6 +85,8 @@ pub struct Settings {
     pub report_dir: PathBuf,
     /// How to reach the registry of a `registry:REF` image.
     pub registry: RegistryOptions,
+    /// `--bundle-out`: the folder that receives an import bundle.
+    pub bundle_out: Option<PathBuf>,
     pub result_json: Option<PathBuf>,
     pub verbose: bool,
     pub quiet: bool,
@@ -130,9 +132,7 @@ impl Settings {
             None => None,
         };
         let annotations = parse_annotations(&args.annotations)?;
-        if args.timeout == 0 {
-            return Err(SettingsError::ZeroTimeout);
-        }
+        validate_timeouts(&args.timeouts)?;
         let platform = args.platform.as_deref().map(parse_platform).transpose()?;
         let source = parse_source(&args.image)?;
         let user_reference = match &source {
@@ -161,7 +161,7 @@ impl Settings {
         let connection = if args.no_import {
             None
         } else {
-            Some(connection(args, env, stdin)?)
+            Some(connection(&args.anchore, &args.timeouts, env, stdin)?)
         };
         Ok(Self {
             image_input: args.image.clone(),
@@ -180,22 +180,39 @@ impl Settings {
             annotations,
             dockerfile,
             connection,
-            force: args.force,
-            wait: WaitPolicy::new(!args.no_wait, Duration::from_secs(args.timeout)),
+            force: args.anchore.force,
+            wait: wait_policy(&args.anchore, &args.timeouts),
             sbom_outputs,
             sbom_created,
-            report: args.report,
-            report_dir: args.report_dir.clone(),
+            report: args.output.report,
+            report_dir: args.output.report_dir.clone(),
             registry,
-            result_json: args.result_json.clone(),
-            verbose: args.verbose,
-            quiet: args.quiet,
+            bundle_out: args.bundle_out.clone(),
+            result_json: args.output.result_json.clone(),
+            verbose: args.output.verbose,
+            quiet: args.output.quiet,
         })
     }
 }
 
-fn connection(
-    args: &AnalyzeArgs,
+/// Rejects a zero `--timeout`.
+pub fn validate_timeouts(timeouts: &TimeoutArgs) -> Result<(), SettingsError> {
+    if timeouts.timeout == 0 {
+        return Err(SettingsError::ZeroTimeout);
+    }
+    Ok(())
+}
+
+/// Builds the wait policy from `--no-wait` and `--timeout`.
+pub fn wait_policy(args: &AnchoreArgs, timeouts: &TimeoutArgs) -> WaitPolicy {
+    WaitPolicy::new(!args.no_wait, Duration::from_secs(timeouts.timeout))
+}
+
+/// Validates the Anchore connection options, falling back to the anchorectl environment
+/// variables, and reads the password from `stdin` for `--password-stdin`.
+pub fn connection(
+    args: &AnchoreArgs,
+    timeouts: &TimeoutArgs,
     env: &dyn Fn(&str) -> Option<String>,
     stdin: &mut dyn BufRead,
 ) -> Result<Connection, SettingsError> {
@@ -263,7 +280,7 @@ fn connection(
         api_version: args.api_version,
         cacert: args.cacert.clone(),
         insecure: args.insecure,
-        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        request_timeout: Duration::from_secs(timeouts.request_timeout.max(1)),
     })
 }
 
@@ -409,7 +426,7 @@ mod tests {
         argv.extend_from_slice(list);
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Analyze(args) => args,
-            Command::Options(_) => unreachable!(),
+            Command::Options(_) | Command::Import(_) => unreachable!(),
         }
     }
 

@@ -33,7 +33,7 @@ pub struct IdentityOptions {
 }
 
 /// How the manifest bytes were chosen, for the summary and the result file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ManifestOrigin {
     /// The bytes the source stored (an OCI layout or a Docker 25+ `docker save`).
