@@ -49,6 +49,7 @@ registry-insecure flag
 registry-cacert value
 registry-username value
 sbom-out list
+bundle-out value
 result-json value
 verbose flag
 quiet flag
