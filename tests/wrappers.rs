@@ -2557,7 +2557,24 @@ fn docker(arguments: &[&str]) -> Output {
 /// Builds a root file system from the host's bash, coreutils and their shared libraries,
 /// enough for CI job shells, and imports it as an image.
 fn import_base_image(tag: &str, work: &Path) {
+    import_base_image_for(tag, work, None);
+}
+
+/// Like [`import_base_image`], and also copies the shared libraries `binary` links against, so
+/// a dynamically linked binary can run in the image.
+fn import_base_image_for(tag: &str, work: &Path, binary: Option<&Path>) {
     let rootfs = work.join("rootfs");
+    if let Some(binary) = binary {
+        let libraries = Command::new("ldd").arg(binary).output().unwrap();
+        for line in String::from_utf8_lossy(&libraries.stdout).lines() {
+            let Some(library) = line.split_whitespace().find(|w| w.starts_with('/')) else {
+                continue;
+            };
+            let target = rootfs.join(library.trim_start_matches('/'));
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(std::fs::canonicalize(library).unwrap(), &target).unwrap();
+        }
+    }
     let programs = [
         "bash",
         "sh",
@@ -2832,4 +2849,89 @@ fn files_added_by_image(base: &str, image: &str, work: &Path) -> BTreeSet<String
     let before = list(base, "base");
     let after = list(image, "image");
     after.difference(&before).cloned().collect()
+}
+
+/// The scanner image, built with the real binary, analyzes an image in the host's daemon through
+/// a mounted socket, as the GitLab and CircleCI wrappers run it.
+#[test]
+fn docker_image_analyzes_through_socket() {
+    if !docker_available() {
+        return;
+    }
+    let loaded = docker(&["image", "inspect", "sbomtest/multilayer-whiteout:1"]);
+    if !loaded.status.success() {
+        let tarball = repo().join("tests/fixtures/images/multilayer-whiteout.docker.tar");
+        let load = docker(&["load", "-i", tarball.to_str().unwrap()]);
+        assert!(load.status.success(), "{}", describe(&load));
+    }
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_inline-scan"));
+    let work = new_work();
+    let suffix = std::process::id();
+    let base = format!("inline-scan-wrappers-test/socket-base:{suffix}");
+    let image = format!("inline-scan-wrappers-test/socket-scanner:{suffix}");
+    import_base_image_for(&base, work.path(), Some(&binary));
+
+    let context = work.path().join("context");
+    std::fs::create_dir_all(context.join("target/release")).unwrap();
+    std::fs::copy(repo().join("Dockerfile"), context.join("Dockerfile")).unwrap();
+    std::fs::copy(repo().join(".dockerignore"), context.join(".dockerignore")).unwrap();
+    std::fs::copy(&binary, context.join("target/release/inline-scan")).unwrap();
+    let build = docker(&[
+        "build",
+        "--network",
+        "none",
+        "--build-arg",
+        &format!("RUNTIME_IMAGE={base}"),
+        "--build-arg",
+        &format!("BUILDER_IMAGE={base}"),
+        "--build-arg",
+        "BINARY_STAGE=prebuilt",
+        "-t",
+        &image,
+        context.to_str().unwrap(),
+    ]);
+    let cleanup = || {
+        docker(&["rmi", "-f", &image]);
+        docker(&["rmi", "-f", &base]);
+    };
+    if !build.status.success() {
+        cleanup();
+        panic!("{}", describe(&build));
+    }
+
+    let socket = "/var/run/docker.sock";
+    let group = Command::new("stat")
+        .args(["-c", "%g", socket])
+        .output()
+        .unwrap();
+    let group = String::from_utf8_lossy(&group.stdout).trim().to_owned();
+    let mount = format!("{socket}:{socket}");
+    let analyze = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--group-add",
+        &group,
+        "-v",
+        &mount,
+        &image,
+        "inline-scan",
+        "analyze",
+        "--no-import",
+        "--report",
+        "none",
+        "sbomtest/multilayer-whiteout:1",
+    ]);
+    cleanup();
+    assert!(analyze.status.success(), "{}", describe(&analyze));
+    assert_eq!(
+        String::from_utf8_lossy(&analyze.stdout).trim(),
+        "sha256:59d7d435b9c329a3641b69d8d9d48d893a427adb71e0c7e335e3f0f93f06db20"
+    );
+    let summary = String::from_utf8_lossy(&analyze.stderr);
+    assert!(
+        summary.contains("packages  6 (npm 3, python 3)"),
+        "{summary}"
+    );
 }
