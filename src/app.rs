@@ -91,7 +91,13 @@ async fn analyze_async(settings: Settings) -> ExitCode {
         }
     };
     progress.finish();
-    let code = error.as_ref().map_or(ExitCode::Success, |e| e.exit_code());
+    let mut code = error.as_ref().map_or(ExitCode::Success, |e| e.exit_code());
+    let policy_gate = policy_gate_message(&settings, &result);
+    let mut result = result;
+    if code == ExitCode::Success && policy_gate.is_some() {
+        code = ExitCode::PolicyFailed;
+        result.status = "policy_failed";
+    }
     let result = RunResult {
         exit_code: code.code(),
         ..result
@@ -101,6 +107,11 @@ async fn analyze_async(settings: Settings) -> ExitCode {
     }
     if let Some(error) = &error {
         eprintln!("error: {error}");
+    }
+    if code == ExitCode::PolicyFailed {
+        if let Some(message) = &policy_gate {
+            eprintln!("error: {message}");
+        }
     }
     if let Some(path) = &settings.result_json {
         let written = serde_json::to_vec_pretty(&result)
@@ -137,6 +148,25 @@ async fn analyze_async(settings: Settings) -> ExitCode {
     code
 }
 
+/// Returns the error message for `--fail-on-policy` when it is set and the policy evaluation
+/// failed. An evaluation that is not available never trips it.
+fn policy_gate_message(settings: &Settings, result: &RunResult) -> Option<String> {
+    if !settings.fail_on_policy {
+        return None;
+    }
+    let evaluation = result.evaluation.as_ref().filter(|e| e.policy_failed())?;
+    let policy = evaluation
+        .policy_id
+        .as_deref()
+        .map(|id| format!(" under policy {id}"))
+        .unwrap_or_default();
+    Some(format!(
+        "the Anchore policy evaluation of {} failed{policy}, and --fail-on-policy is set; Anchore's \
+         evaluation of the image lists the findings",
+        evaluation.tag
+    ))
+}
+
 /// What publishing the CI reports left to print, and whether it failed.
 struct PublishedReports {
     stdout: String,
@@ -158,9 +188,10 @@ async fn publish_reports(settings: &Settings, result: &RunResult) -> PublishedRe
     let token = env(GITHUB_TOKEN_VARIABLE)
         .filter(|token| !token.is_empty())
         .map(Secret::new);
+    let evaluation = result.evaluation.as_ref().map(|e| e.to_report());
     let context = ReportContext {
         result,
-        evaluation: None,
+        evaluation: evaluation.as_ref(),
         report_dir: &settings.report_dir,
         env: &env,
     };

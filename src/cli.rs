@@ -114,6 +114,11 @@ pub struct AnalyzeArgs {
     #[arg(long, help_heading = "Anchore")]
     pub no_wait: bool,
 
+    /// Exit with code 3 when Anchore's policy evaluation of the first tag fails, after every
+    /// report is written. An evaluation that is not available does not fail the run.
+    #[arg(long, help_heading = "Anchore")]
+    pub fail_on_policy: bool,
+
     /// Analyze only; contact no Anchore server.
     #[arg(long, help_heading = "Anchore")]
     pub no_import: bool,
