@@ -789,6 +789,12 @@ async fn import_with_evaluation(
         ],
     )
     .await;
+    assert!(
+        result_path.is_file(),
+        "no result JSON; exit {}, stderr: {}",
+        code(&output),
+        stderr(&output)
+    );
     let result = read_json(&result_path);
     (output, result, fake)
 }
@@ -885,7 +891,8 @@ async fn policy_fail_gated(mode: ApiMode) {
     assert_eq!(result["exitCode"], 3);
     assert_eq!(result["evaluation"]["policyStatus"], "fail");
     assert!(
-        stderr(&output).contains("--fail-on-policy"),
+        stderr(&output)
+            .contains("failed under policy fake-default-policy, and --fail-on-policy is set"),
         "stderr: {}",
         stderr(&output)
     );
@@ -983,5 +990,9 @@ async fn fail_on_policy_rejects_no_wait() {
     )
     .await;
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("--no-wait"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--fail-on-policy cannot be combined with --no-wait"),
+        "{}",
+        stderr(&output)
+    );
 }

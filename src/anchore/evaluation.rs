@@ -1,4 +1,4 @@
-//! The policy evaluation and vulnerability list of an analyzed image, summarised for reports.
+//! The policy evaluation and vulnerability list of an analyzed image, summarized for reports.
 //!
 //! Both are optional extras of a run. A server without a policy, without synced vulnerability
 //! feeds, or without the routes at all yields "not available" and a warning instead of an
@@ -36,7 +36,7 @@ impl PolicyResult {
     }
 }
 
-/// What [`evaluate`] found. A `None` field was not available, and `warnings` says why.
+/// What [`evaluate`] found. A `None` field was not available, and `warnings` gives the reason.
 #[derive(Debug, Clone, Default)]
 pub struct EvaluationReport {
     pub policy: Option<PolicyResult>,
@@ -110,9 +110,12 @@ fn describe(error: &ImportError) -> String {
 /// Parses the `check` response.
 ///
 /// v2 returns one `PolicyEvaluation` object: `{policy_id, image_digest, evaluated_tag,
-/// evaluations: [{status, final_action, ...}]}`, newest evaluation first. v1 documents only
-/// a list of objects, and Engine fills it as `[{digest: {tag: [{status, policyId, detail,
-/// last_evaluation}]}}]`.
+/// evaluations: [{status, final_action, ...}]}`, newest evaluation first. The v1 swagger
+/// documents only a list of untyped objects, which Engine fills as `[{digest: {tag: [{status,
+/// policyId, detail, last_evaluation}]}}]`.
+///
+/// NOTE: the v1 shape comes from anchore-cli output and client code, not from a recorded
+/// Engine response, so the v1 parser also accepts a lone digest or tag key it did not expect.
 pub fn parse_policy(
     version: ApiVersion,
     body: &Value,
@@ -162,7 +165,7 @@ fn parse_policy_v1(body: &Value, digest: &Digest, tag: &str) -> Result<PolicyRes
         .map(str::to_owned);
     Ok(PolicyResult {
         status,
-        policy_id: string_field(result, "policyId"),
+        policy_id: string_field(result, "policyId").or_else(|| string_field(result, "policy_id")),
         final_action,
     })
 }

@@ -111,7 +111,7 @@ pub struct ImportSummary {
 }
 
 /// Policy evaluation and vulnerability counts of the imported image. A `None` field was not
-/// available from the server, and a run warning says why.
+/// available from the server, and a run warning gives the reason.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvaluationSummary {
