@@ -97,6 +97,7 @@ async fn analyze_async(settings: Settings) -> ExitCode {
     if code == ExitCode::Success && policy_gate.is_some() {
         code = ExitCode::PolicyFailed;
         result.status = "policy_failed";
+        result.error = policy_gate.clone();
     }
     let result = RunResult {
         exit_code: code.code(),
@@ -108,10 +109,8 @@ async fn analyze_async(settings: Settings) -> ExitCode {
     if let Some(error) = &error {
         eprintln!("error: {error}");
     }
-    if code == ExitCode::PolicyFailed {
-        if let Some(message) = &policy_gate {
-            eprintln!("error: {message}");
-        }
+    if let Some(message) = policy_gate.filter(|_| code == ExitCode::PolicyFailed) {
+        eprintln!("error: {message}");
     }
     if let Some(path) = &settings.result_json {
         let written = serde_json::to_vec_pretty(&result)

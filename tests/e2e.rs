@@ -889,6 +889,8 @@ async fn policy_fail_gated(mode: ApiMode) {
     assert_eq!(code(&output), 3, "stderr: {}", stderr(&output));
     assert_eq!(result["status"], "policy_failed");
     assert_eq!(result["exitCode"], 3);
+    let error = result["error"].as_str().unwrap_or_default();
+    assert!(error.contains("--fail-on-policy"), "{error}");
     assert_eq!(result["evaluation"]["policyStatus"], "fail");
     assert!(
         stderr(&output)
