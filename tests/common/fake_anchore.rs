@@ -983,6 +983,10 @@ fn poll_image(inner: &mut Inner, version: Version, digest: &str) -> Response {
 
 /// Finds the analyzed image `digest` of `account` for the evaluation routes, or the error
 /// response a real server returns.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the response, returned to axum at once"
+)]
 fn analyzed_image<'a>(
     inner: &'a Inner,
     version: Version,
@@ -1022,6 +1026,10 @@ fn analyzed_image<'a>(
 
 /// Rejects query parameters the route does not document and boolean parameters that are not
 /// `true` or `false`.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the response, returned to axum at once"
+)]
 fn check_query(
     version: Version,
     request: &Incoming,
