@@ -18,7 +18,9 @@ use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::image::Identity;
 use crate::progress::Progress;
-use crate::report::{DistroSummary, IdentitySummary, ImportSummary, PackageCounts, RunResult};
+use crate::report::{
+    DistroSummary, EvaluationSummary, IdentitySummary, ImportSummary, PackageCounts, RunResult,
+};
 use crate::sbom::format::{self, SbomFormat, SbomTarget};
 use crate::sbom::syft_json::{self, SbomInput};
 use crate::settings::Settings;
@@ -241,6 +243,20 @@ async fn import(
         },
         image_url: outcome.image_url.clone(),
     });
+    if wait.wait && outcome.analysis_status == "analyzed" {
+        let tag = &request.tags[0];
+        progress.step(format!("fetching the policy evaluation of {tag}"));
+        let report = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(Error::Interrupted),
+            report = anchore::evaluation::evaluate(&client, outcome.api_version, &outcome.digest, tag) => report,
+        };
+        for warning in &report.warnings {
+            tracing::warn!("{warning}");
+        }
+        result.warnings.extend(report.warnings.iter().cloned());
+        result.evaluation = Some(EvaluationSummary::new(tag, &report));
+    }
     Ok(())
 }
 

@@ -97,6 +97,7 @@ fn import(args: &ImportArgs) -> ExitCode {
         report_dir: &args.output.report_dir,
         sbom_on_stdout: false,
         connection: Some(&connection),
+        fail_on_policy: args.anchore.fail_on_policy,
         registry: None,
     };
     let progress = Progress::new(!args.output.quiet);
@@ -134,6 +135,8 @@ struct RunOutputs<'a> {
     /// True when an SBOM goes to standard output, which then carries no digest line.
     sbom_on_stdout: bool,
     connection: Option<&'a Connection>,
+    /// `--fail-on-policy`: a failed policy evaluation exits with [`ExitCode::PolicyFailed`].
+    fail_on_policy: bool,
     /// Registry credentials to mask, for `registry:` images.
     registry: Option<&'a crate::source::registry::RegistryOptions>,
 }
@@ -149,6 +152,7 @@ async fn analyze_async(settings: Settings) -> ExitCode {
             .iter()
             .any(|output| output.target == SbomTarget::Stdout),
         connection: settings.connection.as_ref(),
+        fail_on_policy: settings.fail_on_policy,
         registry: Some(&settings.registry),
     };
     let progress = Progress::new(!settings.quiet);
@@ -184,7 +188,14 @@ async fn finish_run(
         }
     };
     progress.finish();
-    let code = error.as_ref().map_or(ExitCode::Success, |e| e.exit_code());
+    let mut code = error.as_ref().map_or(ExitCode::Success, |e| e.exit_code());
+    let policy_gate = policy_gate_message(outputs.fail_on_policy, &result);
+    let mut result = result;
+    if code == ExitCode::Success && policy_gate.is_some() {
+        code = ExitCode::PolicyFailed;
+        result.status = "policy_failed";
+        result.error = policy_gate.clone();
+    }
     let result = RunResult {
         exit_code: code.code(),
         ..result
@@ -194,6 +205,9 @@ async fn finish_run(
     }
     if let Some(error) = &error {
         eprintln!("error: {error}");
+    }
+    if let Some(message) = policy_gate.filter(|_| code == ExitCode::PolicyFailed) {
+        eprintln!("error: {message}");
     }
     if let Some(path) = outputs.result_json {
         let written = serde_json::to_vec_pretty(&result)
@@ -226,6 +240,25 @@ async fn finish_run(
     code
 }
 
+/// Returns the error message for `--fail-on-policy` when it is set and the policy evaluation
+/// failed. An evaluation that is not available never trips it.
+fn policy_gate_message(fail_on_policy: bool, result: &RunResult) -> Option<String> {
+    if !fail_on_policy {
+        return None;
+    }
+    let evaluation = result.evaluation.as_ref().filter(|e| e.policy_failed())?;
+    let policy = evaluation
+        .policy_id
+        .as_deref()
+        .map(|id| format!(" under policy {id}"))
+        .unwrap_or_default();
+    Some(format!(
+        "the Anchore policy evaluation of {} failed{policy}, and --fail-on-policy is set; Anchore's \
+         evaluation of the image lists the findings",
+        evaluation.tag
+    ))
+}
+
 /// What publishing the CI reports left to print, and whether it failed.
 struct PublishedReports {
     stdout: String,
@@ -247,9 +280,10 @@ async fn publish_reports(outputs: &RunOutputs<'_>, result: &RunResult) -> Publis
     let token = env(GITHUB_TOKEN_VARIABLE)
         .filter(|token| !token.is_empty())
         .map(Secret::new);
+    let evaluation = result.evaluation.as_ref().map(|e| e.to_report());
     let context = ReportContext {
         result,
-        evaluation: None,
+        evaluation: evaluation.as_ref(),
         report_dir: outputs.report_dir,
         env: &env,
     };

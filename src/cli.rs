@@ -261,6 +261,11 @@ pub struct AnchoreArgs {
     /// Return after the import is accepted instead of waiting for Anchore's analysis.
     #[arg(long, help_heading = "Anchore")]
     pub no_wait: bool,
+
+    /// Exit with code 3 when Anchore's policy evaluation of the first tag fails, after every
+    /// report is written. An evaluation that is not available does not fail the run.
+    #[arg(long, help_heading = "Anchore")]
+    pub fail_on_policy: bool,
 }
 
 /// Time limits of the import, shared by `analyze` and `import`.

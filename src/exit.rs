@@ -9,6 +9,8 @@ pub enum ExitCode {
     Failure = 1,
     /// The local analysis failed, or Anchore reported `analysis_failed`.
     AnalysisFailed = 2,
+    /// The policy evaluation failed and `--fail-on-policy` is set. Reports are written first.
+    PolicyFailed = 3,
     /// The wait for Anchore's analysis ran past `--timeout`.
     TimedOut = 124,
     /// Interrupted by SIGINT or SIGTERM.

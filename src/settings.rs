@@ -48,6 +48,10 @@ pub enum SettingsError {
     },
     #[error("invalid Anchore URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    #[error(
+        "--fail-on-policy cannot be combined with {other}: the policy is evaluated only after Anchore's analysis; drop one of the two"
+    )]
+    FailOnPolicyConflict { other: &'static str },
     #[error("--timeout must be at least 1 second")]
     ZeroTimeout,
     #[error("--password-stdin: could not read a password from standard input: {0}")]
@@ -77,6 +81,8 @@ pub struct Settings {
     pub connection: Option<Connection>,
     pub force: bool,
     pub wait: WaitPolicy,
+    /// `--fail-on-policy`: exit 3 when the policy evaluation fails.
+    pub fail_on_policy: bool,
     /// `--sbom-out` targets, each with its format.
     pub sbom_outputs: Vec<SbomOutput>,
     /// The creation time written into every SBOM (`SOURCE_DATE_EPOCH` when set).
@@ -158,6 +164,16 @@ impl Settings {
             docker_config_dir: None,
             limits: Limits::default(),
         };
+        if args.anchore.fail_on_policy {
+            if args.no_import {
+                return Err(SettingsError::FailOnPolicyConflict {
+                    other: "--no-import",
+                });
+            }
+            if args.anchore.no_wait {
+                return Err(SettingsError::FailOnPolicyConflict { other: "--no-wait" });
+            }
+        }
         let connection = if args.no_import {
             None
         } else {
@@ -182,6 +198,7 @@ impl Settings {
             connection,
             force: args.anchore.force,
             wait: wait_policy(&args.anchore, &args.timeouts),
+            fail_on_policy: args.anchore.fail_on_policy,
             sbom_outputs,
             sbom_created,
             report: args.output.report,
@@ -441,6 +458,14 @@ mod tests {
         assert!(error.to_string().contains("-d"), "{error}");
         let error = settings(&["--no-import", "-g", "-m", "Cargo.toml", "img"]).unwrap_err();
         assert!(error.to_string().contains("-m"), "{error}");
+    }
+
+    #[test]
+    fn fail_on_policy_needs_wait() {
+        let error = settings(&["--no-import", "--fail-on-policy", "img"]).unwrap_err();
+        assert!(error.to_string().contains("--no-import"), "{error}");
+        let error = settings(&["--no-wait", "--fail-on-policy", "img"]).unwrap_err();
+        assert!(error.to_string().contains("--no-wait"), "{error}");
     }
 
     #[test]

@@ -757,3 +757,244 @@ async fn interrupt_during_upload_is_exit_130() {
         "operations left: {operations:?}"
     );
 }
+
+/// Imports the whiteout archive into a fake with `config` and returns the output and the
+/// result JSON. `extra` is appended to the command line.
+async fn import_with_evaluation(
+    config: FakeConfig,
+    extra: &[&str],
+    report_dir: &Path,
+) -> (Output, Value, FakeAnchore) {
+    let fake = FakeAnchore::start(config).await;
+    let result_path = report_dir.join("result.json");
+    let image = format!(
+        "docker-archive:{}",
+        fixture("multilayer-whiteout.docker.tar").display()
+    );
+    let mut args = vec![
+        "analyze",
+        &image,
+        "--result-json",
+        result_path.to_str().unwrap(),
+        "-t",
+        "60",
+    ];
+    args.extend_from_slice(extra);
+    let output = run(
+        &args,
+        &[
+            ("ANCHORE_CLI_URL", &fake.url),
+            ("ANCHORE_CLI_USER", "admin"),
+            ("ANCHORE_CLI_PASS", PASSWORD),
+        ],
+    )
+    .await;
+    assert!(
+        result_path.is_file(),
+        "no result JSON; exit {}, stderr: {}",
+        code(&output),
+        stderr(&output)
+    );
+    let result = read_json(&result_path);
+    (output, result, fake)
+}
+
+fn vulnerable_config(mode: ApiMode, policy_status: &str) -> FakeConfig {
+    let mut config = FakeConfig::new(mode);
+    config.policy_status = Some(policy_status.to_owned());
+    config.vulnerabilities = Some(vec![
+        ("CVE-2026-0001".to_owned(), "Critical".to_owned()),
+        ("CVE-2026-0002".to_owned(), "High".to_owned()),
+        ("CVE-2026-0003".to_owned(), "High".to_owned()),
+        ("CVE-2026-0004".to_owned(), "Negligible".to_owned()),
+    ]);
+    config
+}
+
+async fn evaluation_pass_counted(mode: ApiMode, prefix: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, result, fake) = import_with_evaluation(
+        vulnerable_config(mode, "pass"),
+        &["--fail-on-policy"],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code(&output), 0, "stderr: {}", stderr(&output));
+    assert_eq!(result["status"], "ok");
+    let evaluation = &result["evaluation"];
+    assert_eq!(evaluation["policyStatus"], "pass");
+    assert_eq!(evaluation["policyId"], "fake-default-policy");
+    assert_eq!(
+        evaluation["tag"],
+        "docker.io/sbomtest/multilayer-whiteout:1"
+    );
+    assert_eq!(evaluation["vulnerabilities"]["critical"], 1);
+    assert_eq!(evaluation["vulnerabilities"]["high"], 2);
+    assert_eq!(evaluation["vulnerabilities"]["negligible"], 1);
+    assert_eq!(result["warnings"], Value::Array(Vec::new()));
+    assert!(
+        stderr(&output).contains("policy    pass"),
+        "stderr: {}",
+        stderr(&output)
+    );
+
+    let requests = fake.requests();
+    let check = requests
+        .iter()
+        .find(|r| r.path.ends_with("/check"))
+        .expect("a policy check request");
+    assert_eq!(
+        check.path,
+        format!("{prefix}/images/{WHITEOUT_ARCHIVE_DIGEST}/check")
+    );
+    assert_eq!(check.status, 200);
+    let query = check.query.as_deref().unwrap_or_default();
+    assert!(
+        query.contains("tag=docker.io%2Fsbomtest%2Fmultilayer-whiteout%3A1"),
+        "{query}"
+    );
+    assert!(query.contains("detail=false"), "{query}");
+    let vulnerabilities = requests
+        .iter()
+        .find(|r| r.path.ends_with("/vuln/all"))
+        .expect("a vulnerability request");
+    assert_eq!(vulnerabilities.status, 200);
+}
+
+#[tokio::test]
+async fn evaluation_pass_v2_counted() {
+    evaluation_pass_counted(ApiMode::V2Only, "/v2").await;
+}
+
+#[tokio::test]
+async fn evaluation_pass_v1_counted() {
+    evaluation_pass_counted(ApiMode::V1Only, "/v1").await;
+}
+
+async fn policy_fail_gated(mode: ApiMode) {
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("reports");
+    let (output, result, _fake) = import_with_evaluation(
+        vulnerable_config(mode, "fail"),
+        &[
+            "--fail-on-policy",
+            "--report",
+            "gitlab",
+            "--report-dir",
+            report_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code(&output), 3, "stderr: {}", stderr(&output));
+    assert_eq!(result["status"], "policy_failed");
+    assert_eq!(result["exitCode"], 3);
+    let error = result["error"].as_str().unwrap_or_default();
+    assert!(error.contains("--fail-on-policy"), "{error}");
+    assert_eq!(result["evaluation"]["policyStatus"], "fail");
+    assert!(
+        stderr(&output)
+            .contains("failed under policy fake-default-policy, and --fail-on-policy is set"),
+        "stderr: {}",
+        stderr(&output)
+    );
+    // The image was imported, so its digest is still printed.
+    assert_eq!(stdout(&output).trim(), WHITEOUT_ARCHIVE_DIGEST);
+    let dotenv = std::fs::read_to_string(report_dir.join("inline-scan.env"))
+        .expect("the dotenv report is written before the exit");
+    assert!(
+        dotenv.contains("INLINE_SCAN_POLICY_STATUS=fail"),
+        "{dotenv}"
+    );
+    assert!(dotenv.contains("INLINE_SCAN_EXIT_CODE=3"), "{dotenv}");
+    assert!(report_dir.join("gitlab-annotations.json").is_file());
+}
+
+#[tokio::test]
+async fn policy_fail_v2_exits_3() {
+    policy_fail_gated(ApiMode::V2Only).await;
+}
+
+#[tokio::test]
+async fn policy_fail_v1_exits_3() {
+    policy_fail_gated(ApiMode::V1Only).await;
+}
+
+#[tokio::test]
+async fn policy_fail_without_flag_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, result, _fake) =
+        import_with_evaluation(vulnerable_config(ApiMode::V2Only, "fail"), &[], dir.path()).await;
+    assert_eq!(code(&output), 0, "stderr: {}", stderr(&output));
+    assert_eq!(result["status"], "ok");
+    assert_eq!(result["evaluation"]["policyStatus"], "fail");
+    assert_eq!(result["evaluation"]["finalAction"], "stop");
+}
+
+#[tokio::test]
+async fn evaluation_missing_warns_and_exits_0() {
+    for mode in [ApiMode::V1Only, ApiMode::V2Only] {
+        let mut config = FakeConfig::new(mode);
+        config.policy_status = None;
+        config.vulnerabilities = None;
+        let dir = tempfile::tempdir().unwrap();
+        let (output, result, fake) =
+            import_with_evaluation(config, &["--fail-on-policy"], dir.path()).await;
+        let text = stderr(&output);
+        assert_eq!(code(&output), 0, "{mode:?} stderr: {text}");
+        assert_eq!(result["status"], "ok", "{mode:?}");
+        assert_eq!(
+            result["evaluation"]["policyStatus"],
+            Value::Null,
+            "{mode:?}"
+        );
+        assert_eq!(
+            result["evaluation"]["vulnerabilities"],
+            Value::Null,
+            "{mode:?}"
+        );
+        assert!(
+            text.contains("policy evaluation not available"),
+            "{mode:?} stderr: {text}"
+        );
+        assert!(
+            text.contains("vulnerability counts not available"),
+            "{mode:?} stderr: {text}"
+        );
+        let warnings = result["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 2, "{mode:?} {warnings:?}");
+        let statuses: Vec<u16> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/check") || r.path.ends_with("/vuln/all"))
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, vec![404, 404], "{mode:?}");
+    }
+}
+
+#[tokio::test]
+async fn fail_on_policy_rejects_no_wait() {
+    let output = run(
+        &[
+            "analyze",
+            "--no-wait",
+            "--fail-on-policy",
+            "-r",
+            "http://127.0.0.1:9",
+            "-u",
+            "admin",
+            "-p",
+            PASSWORD,
+            "img:1",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains("--fail-on-policy cannot be combined with --no-wait"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -32,6 +32,7 @@ cacert value
 insecure flag
 force flag
 no-wait flag
+fail-on-policy flag
 no-import flag
 timeout value
 request-timeout value

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod detect;
 pub mod error;
+pub mod evaluation;
 pub mod import;
 pub mod v1;
 pub mod wait;

@@ -25,7 +25,7 @@ pub struct RunResult {
     pub format_version: u32,
     /// IMAGE as the user typed it.
     pub image: String,
-    /// `ok`, `analysis_failed`, `timed_out`, `interrupted` or `error`.
+    /// `ok`, `policy_failed`, `analysis_failed`, `timed_out`, `interrupted` or `error`.
     pub status: &'static str,
     pub exit_code: u8,
     /// The error message when the run failed.
@@ -37,6 +37,8 @@ pub struct RunResult {
     /// Where the SBOM was written.
     pub sbom_path: Option<String>,
     pub import: Option<ImportSummary>,
+    /// Policy evaluation and vulnerability counts, fetched after a successful wait.
+    pub evaluation: Option<EvaluationSummary>,
     pub elapsed_seconds: f64,
 }
 
@@ -108,6 +110,60 @@ pub struct ImportSummary {
     pub image_url: String,
 }
 
+/// Policy evaluation and vulnerability counts of the imported image. A `None` field was not
+/// available from the server, and a run warning gives the reason.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationSummary {
+    /// The tag the policy was evaluated for.
+    pub tag: String,
+    /// Anchore's policy `status`: `pass` or `fail`.
+    pub policy_status: Option<String>,
+    pub policy_id: Option<String>,
+    /// `stop`, `go` or `warn`, when the server returns it.
+    pub final_action: Option<String>,
+    /// Vulnerability counts by lower-case severity.
+    pub vulnerabilities: Option<BTreeMap<String, usize>>,
+}
+
+impl EvaluationSummary {
+    /// Builds the summary of `report` for `tag`.
+    pub fn new(tag: &str, report: &crate::anchore::evaluation::EvaluationReport) -> Self {
+        let policy = report.policy.as_ref();
+        Self {
+            tag: tag.to_owned(),
+            policy_status: policy.map(|p| p.status.clone()),
+            policy_id: policy.and_then(|p| p.policy_id.clone()),
+            final_action: policy.and_then(|p| p.final_action.clone()),
+            vulnerabilities: report.vulnerabilities.clone(),
+        }
+    }
+
+    /// Returns true when the policy was evaluated and failed: status `fail` or final action
+    /// `stop`.
+    pub fn policy_failed(&self) -> bool {
+        let fail = |value: &Option<String>, word: &str| {
+            value
+                .as_deref()
+                .is_some_and(|value| value.eq_ignore_ascii_case(word))
+        };
+        fail(&self.policy_status, "fail") || fail(&self.final_action, "stop")
+    }
+
+    /// Converts the summary to the form the CI reports render.
+    pub fn to_report(&self) -> platform::Evaluation {
+        let policy_status = if self.policy_failed() {
+            Some("fail".to_owned())
+        } else {
+            self.policy_status.clone()
+        };
+        platform::Evaluation {
+            policy_status,
+            vulnerabilities: self.vulnerabilities.clone(),
+        }
+    }
+}
+
 impl RunResult {
     /// Renders the human summary printed on standard error.
     pub fn render_text(&self) -> String {
@@ -168,7 +224,98 @@ impl RunResult {
             }
             None => {}
         }
+        if let Some(evaluation) = &self.evaluation {
+            render_evaluation(&mut text, evaluation);
+        }
         let _ = writeln!(text, "  elapsed   {:.2} s", self.elapsed_seconds);
         text
+    }
+}
+
+fn render_evaluation(text: &mut String, evaluation: &EvaluationSummary) {
+    match &evaluation.policy_status {
+        Some(status) => {
+            let mut detail = vec![format!("tag {}", evaluation.tag)];
+            if let Some(id) = &evaluation.policy_id {
+                detail.push(format!("policy {id}"));
+            }
+            if let Some(action) = &evaluation.final_action {
+                detail.push(format!("final action {action}"));
+            }
+            let _ = writeln!(text, "  policy    {status} ({})", detail.join(", "));
+        }
+        None => {
+            let _ = writeln!(text, "  policy    not available");
+        }
+    }
+    match &evaluation.vulnerabilities {
+        Some(counts) if counts.is_empty() => {
+            let _ = writeln!(text, "  vulns     none");
+        }
+        Some(counts) => {
+            let by_severity: Vec<String> = counts
+                .iter()
+                .map(|(severity, count)| format!("{severity} {count}"))
+                .collect();
+            let _ = writeln!(text, "  vulns     {}", by_severity.join(", "));
+        }
+        None => {
+            let _ = writeln!(text, "  vulns     not available");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluation_rendered_in_text() {
+        let result = RunResult {
+            evaluation: Some(EvaluationSummary {
+                tag: "docker.io/library/app:1".to_owned(),
+                policy_status: Some("fail".to_owned()),
+                policy_id: Some("default".to_owned()),
+                final_action: Some("stop".to_owned()),
+                vulnerabilities: Some(BTreeMap::from([("high".to_owned(), 2)])),
+            }),
+            ..RunResult::default()
+        };
+        let text = result.render_text();
+        assert!(
+            text.contains(
+                "policy    fail (tag docker.io/library/app:1, policy default, final action stop)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("vulns     high 2"), "{text}");
+    }
+
+    #[test]
+    fn unavailable_evaluation_rendered() {
+        let result = RunResult {
+            evaluation: Some(EvaluationSummary::default()),
+            ..RunResult::default()
+        };
+        let text = result.render_text();
+        assert!(text.contains("policy    not available"), "{text}");
+        assert!(text.contains("vulns     not available"), "{text}");
+    }
+
+    #[test]
+    fn stop_action_counts_as_failed() {
+        let summary = EvaluationSummary {
+            policy_status: Some("pass".to_owned()),
+            final_action: Some("stop".to_owned()),
+            ..EvaluationSummary::default()
+        };
+        assert!(summary.policy_failed());
+        assert_eq!(summary.to_report().policy_status.as_deref(), Some("fail"));
+        let pass = EvaluationSummary {
+            policy_status: Some("pass".to_owned()),
+            final_action: Some("go".to_owned()),
+            ..EvaluationSummary::default()
+        };
+        assert!(!pass.policy_failed());
     }
 }

@@ -51,6 +51,12 @@ pub struct FakeConfig {
     pub fail_analysis: bool,
     /// False simulates Engine before 0.9, which has no `/v1/imports` routes.
     pub has_import_api: bool,
+    /// The `status` of every policy evaluation, `pass` or `fail`. `None` answers the check
+    /// route with 404, as a server without an active policy does.
+    pub policy_status: Option<String>,
+    /// (vulnerability id, severity) pairs that `vuln/{vtype}` returns for an analyzed image.
+    /// `None` answers the route with 404.
+    pub vulnerabilities: Option<Vec<(String, String)>>,
 }
 
 impl FakeConfig {
@@ -63,6 +69,8 @@ impl FakeConfig {
             polls_until_analyzed: 2,
             fail_analysis: false,
             has_import_api: true,
+            policy_status: Some("pass".to_owned()),
+            vulnerabilities: Some(Vec::new()),
         }
     }
 }
@@ -568,6 +576,12 @@ fn route(inner: &mut Inner, request: &Incoming) -> Response {
             }
         }
         (Method::GET, ["images", digest]) => poll_image(inner, version, digest),
+        (Method::GET, ["images", digest, "check"]) => {
+            policy_check(inner, version, &account, digest, request)
+        }
+        (Method::GET, ["images", digest, "vuln", vtype]) => {
+            vulnerabilities(inner, version, &account, digest, vtype, request)
+        }
         _ => not_found_route(version),
     }
 }
@@ -965,6 +979,257 @@ fn poll_image(inner: &mut Inner, version: Version, digest: &str) -> Response {
         Version::V1 => json_response(StatusCode::OK, &json!([record])),
         Version::V2 => json_response(StatusCode::OK, &record),
     }
+}
+
+/// Finds the analyzed image `digest` of `account` for the evaluation routes, or the error
+/// response a real server returns.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the response, returned to axum at once"
+)]
+fn analyzed_image<'a>(
+    inner: &'a Inner,
+    version: Version,
+    account: &str,
+    digest: &str,
+) -> Result<&'a Image, Response> {
+    if !is_sha256_digest(digest) {
+        return Err(error_response(
+            version,
+            StatusCode::BAD_REQUEST,
+            &format!("'{digest}' does not match '^sha256:[a-fA-F0-9]{{64}}$'"),
+            json!({}),
+        ));
+    }
+    let image = inner
+        .images
+        .get(digest)
+        .filter(|image| image.account == account)
+        .ok_or_else(|| {
+            error_response(
+                version,
+                StatusCode::NOT_FOUND,
+                "image not found in DB",
+                json!({"error_codes": []}),
+            )
+        })?;
+    if image.status != "analyzed" {
+        return Err(error_response(
+            version,
+            StatusCode::NOT_FOUND,
+            &format!("image is not analyzed - analysis_status: {}", image.status),
+            json!({"error_codes": []}),
+        ));
+    }
+    Ok(image)
+}
+
+/// Rejects query parameters the route does not document and boolean parameters that are not
+/// `true` or `false`.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the response, returned to axum at once"
+)]
+fn check_query(
+    version: Version,
+    request: &Incoming,
+    allowed: &[&str],
+    booleans: &[&str],
+) -> Result<(), Response> {
+    for (name, value) in &request.query {
+        if !allowed.contains(&name.as_str()) {
+            return Err(error_response(
+                version,
+                StatusCode::BAD_REQUEST,
+                &format!("unknown query parameter {name:?}"),
+                json!({}),
+            ));
+        }
+        if booleans.contains(&name.as_str()) && value != "true" && value != "false" {
+            return Err(error_response(
+                version,
+                StatusCode::BAD_REQUEST,
+                &format!("'{value}' is not of type 'boolean' - '{name}'"),
+                json!({}),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /v{n}/images/{digest}/check`: v1 returns `[{digest: {tag: [result]}}]`, v2 one
+/// `PolicyEvaluation` object.
+fn policy_check(
+    inner: &Inner,
+    version: Version,
+    account: &str,
+    digest: &str,
+    request: &Incoming,
+) -> Response {
+    let (allowed, policy_key): (&[&str], &str) = match version {
+        Version::V1 => (
+            &["policyId", "tag", "detail", "history", "interactive"],
+            "policyId",
+        ),
+        Version::V2 => (
+            &[
+                "policy_id",
+                "tag",
+                "detail",
+                "history",
+                "interactive",
+                "base_digest",
+            ],
+            "policy_id",
+        ),
+    };
+    if let Err(response) = check_query(
+        version,
+        request,
+        allowed,
+        &["detail", "history", "interactive"],
+    ) {
+        return response;
+    }
+    let Some(tag) = request.query.get("tag") else {
+        return error_response(
+            version,
+            StatusCode::BAD_REQUEST,
+            "Missing query parameter 'tag'",
+            json!({}),
+        );
+    };
+    let image = match analyzed_image(inner, version, account, digest) {
+        Ok(image) => image,
+        Err(response) => return response,
+    };
+    if !image.tags.contains(tag) {
+        return error_response(
+            version,
+            StatusCode::NOT_FOUND,
+            &format!("tag {tag} is not a tag of image {digest}"),
+            json!({"error_codes": []}),
+        );
+    }
+    let Some(status) = &inner.config.policy_status else {
+        return error_response(
+            version,
+            StatusCode::NOT_FOUND,
+            "no active policy bundle found",
+            json!({"error_codes": []}),
+        );
+    };
+    let policy_id = request
+        .query
+        .get(policy_key)
+        .cloned()
+        .unwrap_or_else(|| "fake-default-policy".to_owned());
+    let final_action = if status == "fail" { "stop" } else { "go" };
+    let evaluated_at = image.analyzed_at.clone().unwrap_or_else(now);
+    match version {
+        Version::V1 => {
+            let result = json!({
+                "detail": {},
+                "last_evaluation": evaluated_at,
+                "policyId": policy_id,
+                "status": status,
+            });
+            json_response(
+                StatusCode::OK,
+                &json!([{ digest: { tag.as_str(): [result] } }]),
+            )
+        }
+        Version::V2 => json_response(
+            StatusCode::OK,
+            &json!({
+                "policy_id": policy_id,
+                "image_digest": digest,
+                "evaluated_tag": tag,
+                "evaluations": [{
+                    "evaluation_problems": [],
+                    "evaluation_time": evaluated_at,
+                    "final_action": final_action,
+                    "final_action_reason": "policy_evaluation",
+                    "image_allowlisted": false,
+                    "image_denylisted": false,
+                    "image_mapped_to_rule": true,
+                    "number_of_findings": inner.config.vulnerabilities.as_ref().map_or(0, Vec::len),
+                    "status": status,
+                }],
+            }),
+        ),
+    }
+}
+
+/// `GET /v{n}/images/{digest}/vuln/{vtype}`: the v1 `VulnerabilityResponse` or the v2
+/// `ImagePackageVulnerabilityResponse`.
+fn vulnerabilities(
+    inner: &Inner,
+    version: Version,
+    account: &str,
+    digest: &str,
+    vtype: &str,
+    request: &Incoming,
+) -> Response {
+    if !matches!(vtype, "all" | "os" | "non-os") {
+        return error_response(
+            version,
+            StatusCode::BAD_REQUEST,
+            &format!("'{vtype}' is not one of ['os', 'non-os', 'all'] - 'vtype'"),
+            json!({}),
+        );
+    }
+    let (allowed, booleans): (&[&str], &[&str]) = match version {
+        Version::V1 => (
+            &["force_refresh", "vendor_only"],
+            &["force_refresh", "vendor_only"],
+        ),
+        Version::V2 => (
+            &[
+                "force_refresh",
+                "include_vuln_description",
+                "vendor_only",
+                "base_digest",
+            ],
+            &["force_refresh", "include_vuln_description", "vendor_only"],
+        ),
+    };
+    if let Err(response) = check_query(version, request, allowed, booleans) {
+        return response;
+    }
+    if let Err(response) = analyzed_image(inner, version, account, digest) {
+        return response;
+    }
+    let Some(list) = &inner.config.vulnerabilities else {
+        return error_response(
+            version,
+            StatusCode::NOT_FOUND,
+            "no vulnerability data available: the feeds are not synced",
+            json!({"error_codes": []}),
+        );
+    };
+    let entries: Vec<Value> = list
+        .iter()
+        .map(|(id, severity)| {
+            json!({
+                "vuln": id, "severity": severity, "fix": "None",
+                "package": "zlib-1.2.13", "package_name": "zlib", "package_version": "1.2.13",
+                "package_type": "dpkg", "package_path": "pkgdb", "package_cpe": "None",
+                "feed": "vulnerabilities", "feed_group": "debian:12",
+                "url": format!("https://security-tracker.debian.org/tracker/{id}"),
+                "will_not_fix": false, "nvd_data": [], "vendor_data": [],
+            })
+        })
+        .collect();
+    let body = match version {
+        Version::V1 => {
+            json!({"imageDigest": digest, "vulnerability_type": vtype, "vulnerabilities": entries})
+        }
+        Version::V2 => {
+            json!({"image_digest": digest, "vulnerability_type": vtype, "vulnerabilities": entries})
+        }
+    };
+    json_response(StatusCode::OK, &body)
 }
 
 fn operation_json(uuid: &str, operation: &Operation) -> Value {
