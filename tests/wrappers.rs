@@ -2236,6 +2236,7 @@ fn github_action_imports_with_real_binary() {
     let by_type: serde_json::Value = serde_json::from_str(&outputs["packages-by-type"]).unwrap();
     assert_eq!(by_type, expected_packages_by_type());
     assert_eq!(outputs["analysis-status"], "analyzed");
+    assert_eq!(outputs["policy-status"], "pass");
     assert!(run.summary.contains(WHITEOUT_DIGEST), "{}", run.summary);
     assert!(work.path().join("sbom.syft.json").is_file());
     assert!(work.path().join("sbom.cdx.json").is_file());
@@ -2309,6 +2310,7 @@ fn gitlab_job_imports_with_real_binary() {
         serde_json::from_str(values["INLINE_SCAN_PACKAGES_BY_TYPE"]).unwrap();
     assert_eq!(by_type, expected_packages_by_type());
     assert_eq!(values["INLINE_SCAN_ANALYSIS_STATUS"], "analyzed");
+    assert_eq!(values["INLINE_SCAN_POLICY_STATUS"], "pass");
     let annotations: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report_dir.join("gitlab-annotations.json")).unwrap())
             .unwrap();
@@ -2370,6 +2372,7 @@ fn circleci_command_imports_with_real_binary() {
     assert_eq!(result["identity"]["digest"], WHITEOUT_DIGEST);
     assert_eq!(result["packages"]["total"], 6);
     assert_eq!(result["packages"]["byType"], expected_packages_by_type());
+    assert_eq!(result["evaluation"]["policyStatus"], "pass");
     assert_eq!(result["import"]["analysisStatus"], "analyzed");
     assert!(report_dir.join("artifacts/sbom.syft.json").is_file());
     assert_fake_analyzed(&server);
