@@ -22,7 +22,7 @@ use crate::sbom::format::SbomTarget;
 use crate::secret::Secret;
 use crate::settings::Settings;
 
-/// The environment variable that holds the GitHub token for the optional check run.
+/// The environment variable that contains the GitHub token for the optional check run.
 const GITHUB_TOKEN_VARIABLE: &str = "INLINE_SCAN_GITHUB_TOKEN";
 
 /// How long a run may take to clean up (delete a pending import) after an interrupt.
@@ -259,7 +259,7 @@ fn policy_gate_message(fail_on_policy: bool, result: &RunResult) -> Option<Strin
     ))
 }
 
-/// What publishing the CI reports left to print, and whether it failed.
+/// Output of publishing the CI reports: text to print and whether writing them failed.
 struct PublishedReports {
     stdout: String,
     failed: bool,
@@ -363,7 +363,7 @@ fn init_logging(verbose: bool, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("INLINE_SCAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // oci-client logs registry token responses, bearer tokens included, at debug level, so its
-    // target never goes below info whatever INLINE_SCAN_LOG says.
+    // target never goes below info whatever INLINE_SCAN_LOG sets.
     let filter = filter.add_directive("oci_client=info".parse().expect("a valid directive"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

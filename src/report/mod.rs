@@ -34,7 +34,7 @@ pub struct RunResult {
     pub distro: Option<DistroSummary>,
     pub packages: Option<PackageCounts>,
     pub warnings: Vec<String>,
-    /// Where the SBOM was written.
+    /// Path of the first SBOM file written.
     pub sbom_path: Option<String>,
     pub import: Option<ImportSummary>,
     /// Policy evaluation and vulnerability counts, fetched after a successful wait.
