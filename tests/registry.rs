@@ -1019,3 +1019,85 @@ async fn bearer_challenge_with_password() {
         "{error:?}"
     );
 }
+
+/// The binary analyzes `registry:REF` with no daemon reachable, finds exactly what it finds in
+/// the OCI layout that was pushed, and names the image by the registry's own digest.
+#[tokio::test]
+async fn binary_analyzes_registry_like_layout() {
+    if !require_tools() {
+        return;
+    }
+    let registry = Registry::start(Mode::Plain);
+    let layout = fixture("multilayer-whiteout.oci");
+    registry.push(&layout, "1", "test/whiteout:1", false);
+    let reference = format!("registry:{}/test/whiteout:1", registry.host);
+    let work = tempfile::tempdir().unwrap();
+    let from_registry = work.path().join("registry.json");
+    let from_layout = work.path().join("layout.json");
+
+    let binary = env!("CARGO_BIN_EXE_inline-scan");
+    let run = |args: Vec<String>| {
+        std::process::Command::new(binary)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // No daemon: a registry image must not need one.
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("DOCKER_CONFIG", empty_config_dir())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run inline-scan")
+    };
+    let output = run(vec![
+        "analyze".into(),
+        "--no-import".into(),
+        "--registry-insecure".into(),
+        "--sbom-out".into(),
+        from_registry.display().to_string(),
+        reference.clone(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "sha256:2d8ebde1038410ddb66b3062c8dcb01c0a4ea427692cfb9ca4fb20e33c33e9a8"
+    );
+    let output = run(vec![
+        "analyze".into(),
+        "--no-import".into(),
+        "--sbom-out".into(),
+        from_layout.display().to_string(),
+        format!("oci-dir:{}", layout.display()),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let rows = |path: &Path| -> Vec<(String, String, String, String, String)> {
+        let sbom: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let mut rows: Vec<_> = sbom["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["type"].as_str().unwrap().to_owned(),
+                    a["name"].as_str().unwrap().to_owned(),
+                    a["version"].as_str().unwrap().to_owned(),
+                    a["purl"].as_str().unwrap().to_owned(),
+                    a["locations"][0]["layerID"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let registry_rows = rows(&from_registry);
+    assert_eq!(registry_rows.len(), 6);
+    assert_eq!(registry_rows, rows(&from_layout));
+}

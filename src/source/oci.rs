@@ -774,11 +774,23 @@ fn scan_directory_layers(
 ) -> Result<Vec<ScannedLayer>, SourceError> {
     let descriptors = selected.parsed.layers();
     let manifest_member = blob_path(&selected.manifest.digest());
+    scan_layers_in_parallel(descriptors.len(), |index| {
+        scan_directory_layer(store, &descriptors[index], &manifest_member, wants, limits)
+    })
+}
+
+/// Runs `scan` for layers `0..count` on as many threads as there are cores, and returns the
+/// layers in order. After the first error no new layer is started, and the error of the lowest
+/// failed index is returned.
+pub(crate) fn scan_layers_in_parallel(
+    count: usize,
+    scan: impl Fn(usize) -> Result<ScannedLayer, SourceError> + Sync,
+) -> Result<Vec<ScannedLayer>, SourceError> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Result<ScannedLayer, SourceError>)>> = Mutex::new(Vec::new());
     let threads = thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(descriptors.len())
+        .min(count)
         .max(1);
 
     thread::scope(|scope| {
@@ -786,11 +798,10 @@ fn scan_directory_layers(
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(descriptor) = descriptors.get(index) else {
+                    if index >= count {
                         break;
-                    };
-                    let result =
-                        scan_directory_layer(store, descriptor, &manifest_member, wants, limits);
+                    }
+                    let result = scan(index);
                     let failed = result.is_err();
                     results
                         .lock()
@@ -798,7 +809,7 @@ fn scan_directory_layers(
                         .push((index, result));
                     if failed {
                         // Stop handing out work: the first error is what gets reported.
-                        next.store(descriptors.len(), Ordering::Relaxed);
+                        next.store(count, Ordering::Relaxed);
                     }
                 }
             });
@@ -813,7 +824,7 @@ fn scan_directory_layers(
     ordered.sort_by_key(|(index, _)| *index);
     // Layers are only left unscanned after a failure, and the lowest failed index comes first
     // in this order, so it is the error reported.
-    let mut layers = Vec::with_capacity(descriptors.len());
+    let mut layers = Vec::with_capacity(count);
     for (_, result) in ordered {
         layers.push(result?);
     }

@@ -484,7 +484,7 @@ fn map_error_in(
     }
 }
 
-/// Streams every layer of `image` through the layer walk, two layers at a time, and squashes
+/// Streams every layer of `image` through the layer walk, one layer per core, and squashes
 /// them into a [`SourceImage`]. Each blob is verified against its digest while it streams, and
 /// each layer's diffID against the config. Call it from a blocking thread, because the layer
 /// readers block on the runtime that ran [`fetch`].
@@ -494,68 +494,31 @@ pub fn read_layers(
     wants: &(dyn Fn(&str) -> bool + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, crate::source::error::SourceError> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use crate::source::error::SourceError;
-    use crate::source::oci::{ScannedLayer, assemble_image};
+    use crate::source::oci::{ScannedLayer, assemble_image, scan_layers_in_parallel};
 
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<ScannedLayer, SourceError>)>> = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, image.layers.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(layer) = image.layers.get(index) else {
-                        break;
-                    };
-                    let name = format!("blob {}", layer.digest);
-                    let result = image
-                        .open_layer(index)
-                        .map_err(|error| SourceError::Io {
-                            path: PathBuf::from(&description),
-                            source: std::io::Error::other(error),
-                        })
-                        .and_then(|reader| {
-                            let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
-                            crate::layer::scan_layer(reader, wants, limits).map_err(|source| {
-                                SourceError::LayerCorrupt {
-                                    description: description.clone(),
-                                    layer: name.clone(),
-                                    source,
-                                }
-                            })
-                        })
-                        .map(|scan| ScannedLayer {
-                            name,
-                            scan,
-                            media_type: Some(layer.media_type.clone()),
-                            addressed_by_digest: true,
-                        });
-                    let failed = result.is_err();
-                    results
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .push((index, result));
-                    if failed {
-                        next.store(image.layers.len(), Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-    });
-    let mut ordered = results
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    ordered.sort_by_key(|(index, _)| *index);
-    let mut layers = Vec::with_capacity(ordered.len());
-    for (_, result) in ordered {
-        layers.push(result?);
-    }
+    let layers = scan_layers_in_parallel(image.layers.len(), |index| {
+        let layer = &image.layers[index];
+        let name = format!("blob {}", layer.digest);
+        let reader = image.open_layer(index).map_err(|error| SourceError::Io {
+            path: PathBuf::from(&description),
+            source: std::io::Error::other(error),
+        })?;
+        let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
+        let scan = crate::layer::scan_layer(reader, wants, limits).map_err(|source| {
+            SourceError::LayerCorrupt {
+                description: description.clone(),
+                layer: name.clone(),
+                source,
+            }
+        })?;
+        Ok(ScannedLayer {
+            name,
+            scan,
+            media_type: Some(layer.media_type.clone()),
+            addressed_by_digest: true,
+        })
+    })?;
     let mut source = assemble_image(
         description,
         Some(image.manifest.clone()),
