@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts a Docker daemon with no network of its own when none answers on the default socket.
+# Starts a Docker daemon with no network of its own when none responds on the default socket.
 # The daemon keeps its data under a temporary folder and writes its log beside it.
 set -euo pipefail
 
@@ -39,6 +39,6 @@ for _ in $(seq 1 60); do
   fi
   sleep 1
 done
-echo "error: dockerd did not answer within 60 s; see $root/dockerd.log" >&2
+echo "error: dockerd did not respond within 60 s; see $root/dockerd.log" >&2
 tail -n 30 "$root/dockerd.log" >&2 || true
 exit 1

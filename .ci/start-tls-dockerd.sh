@@ -88,6 +88,6 @@ for _ in $(seq 1 60); do
   fi
   sleep 1
 done
-echo "error: the TLS dockerd did not answer on $host within 60 s; see $root/dockerd.log" >&2
+echo "error: the TLS dockerd did not respond on $host within 60 s; see $root/dockerd.log" >&2
 tail -n 30 "$root/dockerd.log" >&2 || true
 exit 1

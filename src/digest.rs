@@ -46,12 +46,12 @@ impl Digest {
         }
     }
 
-    /// The 64 hex characters without the `sha256:` prefix.
+    /// Returns the 64 hex characters without the `sha256:` prefix.
     pub fn hex(&self) -> &str {
         &self.hex
     }
 
-    /// The first 12 hex characters, as `docker images` shows ids.
+    /// Returns the first 12 hex characters, as `docker images` shows ids.
     pub fn short(&self) -> &str {
         &self.hex[..12]
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::digest::Digest;
 
-/// What kind of file a path is, as the layer tar header declared it.
+/// The kind of file at a path, as the layer tar header declared it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
     Regular,
@@ -56,12 +56,12 @@ pub struct FileTree {
 pub const MAX_SYMLINK_HOPS: usize = 40;
 
 impl FileTree {
-    /// The diffID of the layer at `index`.
+    /// Returns the diffID of the layer at `index`.
     pub fn layer_digest(&self, index: usize) -> &Digest {
         &self.layers[index]
     }
 
-    /// The entry at `path` without following a symlink there.
+    /// Returns the entry at `path` without following a symlink there.
     pub fn entry(&self, path: &str) -> Option<&FileEntry> {
         self.entries.get(path)
     }
@@ -105,7 +105,7 @@ impl FileTree {
         Some(Resolved { real_path, entry })
     }
 
-    /// The captured contents of the file at `path`, following symlinks. `None` when the path
+    /// Returns the captured contents of the file at `path`, following symlinks. `None` when the path
     /// does not resolve to a regular file or no cataloger asked for its contents.
     pub fn read(&self, path: &str) -> Option<&[u8]> {
         let resolved = self.resolve(path)?;
@@ -124,7 +124,8 @@ impl FileTree {
             .filter(move |entry| entry.kind == FileKind::Regular && predicate(&entry.path))
     }
 
-    /// The diffID of the layer that supplied the visible file at `path`, following symlinks.
+    /// Returns the diffID of the layer that supplied the visible file at `path`, following
+    /// symlinks.
     pub fn layer_of(&self, path: &str) -> Option<&Digest> {
         self.resolve(path)
             .map(|resolved| &self.layers[resolved.entry.layer])

@@ -82,7 +82,7 @@ fn package_rows(sbom: &Value) -> BTreeSet<(String, String, String, String, Strin
         .collect()
 }
 
-/// The six packages visible in the multilayer whiteout image, with the layer of each primary
+/// Returns the six packages visible in the multilayer whiteout image, with the layer of each primary
 /// evidence file, as listed in `tests/fixtures/images/EXPECTED.tsv` (squashed rows).
 fn whiteout_expected() -> BTreeSet<(String, String, String, String, String)> {
     let table = std::fs::read_to_string(fixture("EXPECTED.tsv")).expect("EXPECTED.tsv");

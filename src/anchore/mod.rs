@@ -21,7 +21,7 @@ use crate::digest::Digest;
 use crate::secret::Secret;
 use crate::source::RawManifest;
 
-/// Which API generation to speak.
+/// The API generation to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ApiVersionChoice {
     /// Probe `/v2/` then `/v1/`, preferring v2.

@@ -39,7 +39,7 @@ pub struct CatalogWarning {
 
 /// Finds the packages of one ecosystem in a squashed file system.
 pub trait Cataloger: Send + Sync {
-    /// The cataloger's name as syft spells it (recorded in each package's `foundBy`).
+    /// Returns the cataloger's name as syft spells it (recorded in each package's `foundBy`).
     fn name(&self) -> &'static str;
 
     /// Whether the layer walk should capture the contents of the regular file at `path` (an

@@ -49,7 +49,7 @@ impl PackageType {
         }
     }
 
-    /// The `language` value syft records for this type; empty for OS packages.
+    /// Returns the `language` value syft records for this type, empty for OS packages.
     pub fn language(self) -> &'static str {
         match self {
             Self::Deb | Self::Rpm | Self::Apk | Self::Binary => "",
@@ -97,7 +97,7 @@ pub struct License {
     pub value: String,
     /// The SPDX expression, when the mapping from `value` is known.
     pub spdx_expression: Option<String>,
-    /// `declared` (the package says so) or `concluded` (derived from a licence file).
+    /// `declared` (the package metadata states it) or `concluded` (derived from a licence file).
     pub kind: &'static str,
     /// Files the licence was read from.
     pub locations: Vec<Location>,

@@ -1,10 +1,10 @@
 //! The identity rules: which manifest bytes name the image, and which digest, image id, parent
 //! and tags the import carries.
 //!
-//! The image digest is always the sha256 of the exact manifest bytes uploaded. Those bytes are,
-//! in order of preference: the `-m FILE` bytes; a manifest synthesized from the config and
-//! layers when `-g` is given or the source stored none; otherwise the manifest exactly as the
-//! source stored it.
+//! The image digest is always the sha256 of the exact manifest bytes uploaded. Those bytes are
+//! the `-m FILE` bytes when given. Otherwise they are a manifest synthesized from the config and
+//! layers, when `-g` is set or the source stored none, or else the manifest exactly as the source
+//! stored it.
 
 use std::path::PathBuf;
 
@@ -28,11 +28,11 @@ pub struct IdentityOptions {
     pub user_reference: Option<String>,
     /// `--tag`: explicit tags, replacing the user reference.
     pub tags: Vec<String>,
-    /// `--all-tags`: every tag the source knows for the image, after the user's reference.
+    /// `--all-tags`: every tag the source records for the image, after the user's reference.
     pub all_tags: bool,
 }
 
-/// How the manifest bytes were chosen, for the summary and the result file.
+/// The origin of the manifest bytes, shown in the summary and the result file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ManifestOrigin {

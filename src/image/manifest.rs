@@ -69,7 +69,7 @@ fn synthesize_for(config_size: u64, config_digest: &Digest, layers: &[LayerInfo]
     }
 }
 
-/// Whether a media type names an index or manifest list rather than one image manifest.
+/// Returns whether a media type names an index or manifest list rather than one image manifest.
 pub fn is_index_media_type(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
 }

@@ -51,7 +51,7 @@ pub fn qualify_tag(value: &str) -> Result<Option<String>, ReferenceError> {
     Ok(Some(qualified))
 }
 
-/// Whether `value` is a bare image id (`sha256:HEX`, 64 hex, or an id prefix of 12+ hex that
+/// Returns whether `value` is a bare image id (`sha256:HEX`, 64 hex, or an id prefix of 12+ hex that
 /// the daemon would resolve), which names no repository.
 pub fn looks_like_image_id(value: &str) -> bool {
     let hex = value.strip_prefix("sha256:").unwrap_or(value);
@@ -60,7 +60,7 @@ pub fn looks_like_image_id(value: &str) -> bool {
     (12..=64).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The parser fills in `latest` when the reference has none; tell whether that happened.
+/// Returns whether the tag is implied: the parser fills in `latest` when the reference has none.
 fn tag_is_implied(value: &str) -> bool {
     let name = value.split('@').next().unwrap_or(value);
     let last = name.rsplit('/').next().unwrap_or(name);

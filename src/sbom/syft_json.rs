@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: &str = "16.0.18";
 const SCHEMA_URL: &str =
     "https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.0.18.json";
 
-/// What the SBOM describes and how it was made.
+/// The inputs of an SBOM: the image it describes and the settings it was made with.
 pub struct SbomInput<'a> {
     /// The IMAGE argument as the user typed it.
     pub user_input: &'a str,
@@ -155,7 +155,7 @@ fn license(license: &License) -> Value {
     })
 }
 
-/// A stable 16-hex id from what identifies the package, so the same analysis always yields the
+/// Computes a stable 16-hex id from the fields that identify the package, so the same analysis always yields the
 /// same ids and relationships can refer to them.
 pub fn artifact_id(package: &Package) -> String {
     let mut hasher = Sha256::new();

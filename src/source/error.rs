@@ -168,7 +168,7 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// The exit code: 1 when the input is missing or the selection is wrong (the user can fix
+    /// Returns the exit code: 1 when the input is missing or the selection is wrong (the user can fix
     /// the command line), 2 when the image itself cannot be analyzed.
     pub fn exit_code(&self) -> crate::exit::ExitCode {
         use crate::exit::ExitCode;

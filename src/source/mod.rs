@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use crate::digest::Digest;
 use crate::filesystem::FileTree;
 
-/// Where the image comes from, parsed from the IMAGE argument.
+/// The image source, parsed from the IMAGE argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceRef {
     /// An image in the Docker (or podman) daemon, by name, id or digest reference.
@@ -99,7 +99,7 @@ pub struct SourceImage {
     /// Repository tags the source associates with the image (daemon `RepoTags`, tarball
     /// `RepoTags`, OCI `org.opencontainers.image.ref.name` annotations).
     pub repo_tags: Vec<String>,
-    /// Repository digests the daemon knows (`RepoDigests`).
+    /// Repository digests the daemon records (`RepoDigests`).
     pub repo_digests: Vec<String>,
     pub layers: Vec<LayerInfo>,
     pub tree: FileTree,

@@ -51,11 +51,11 @@ pub struct FakeConfig {
     pub fail_analysis: bool,
     /// False simulates Engine before 0.9, which has no `/v1/imports` routes.
     pub has_import_api: bool,
-    /// The `status` of every policy evaluation, `pass` or `fail`. `None` answers the check
-    /// route with 404, as a server without an active policy does.
+    /// The `status` of every policy evaluation, `pass` or `fail`. `None` makes the check
+    /// route return 404, as a server without an active policy does.
     pub policy_status: Option<String>,
     /// (vulnerability id, severity) pairs that `vuln/{vtype}` returns for an analyzed image.
-    /// `None` answers the route with 404.
+    /// `None` makes the route return 404.
     pub vulnerabilities: Option<Vec<(String, String)>>,
 }
 
@@ -1804,7 +1804,7 @@ fn now() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
-/// An operation expires 24 hours after it was created, as on a real Engine.
+/// Returns the expiry time of an operation: 24 hours after it was created, as on a real Engine.
 fn expiry_of(created_at: &str) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
