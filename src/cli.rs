@@ -236,7 +236,7 @@ pub struct AnchoreArgs {
     )]
     pub account: Option<String>,
 
-    /// Anchore API version: auto probes v2 first, then v1.
+    /// Which Anchore API to use: auto probes v2 first, then v1.
     #[arg(
         long,
         value_enum,
