@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerate the wrapper input tables in docs/WRAPPERS.md from the wrapper manifests.
+"""Regenerate the wrapper input tables in README.md from the wrapper manifests.
 
-Each table sits between `<!-- BEGIN GENERATED: NAME -->` and `<!-- END GENERATED: NAME -->`.
+Each table sits between `<!-- BEGIN GENERATED: NAME -->` and `<!-- END GENERATED: NAME -->`, in
+README.md or in docs/WRAPPERS.md; each must appear exactly once across them.
 With --check, nothing is written and the exit status is 1 when a table is stale, so tests can
 catch a manifest edited without its documentation.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-DOC = REPO / "docs" / "WRAPPERS.md"
+DOCS = [REPO / "README.md", REPO / "docs" / "WRAPPERS.md"]
 ENV_PREFIX = "INLINE_SCAN_INPUT_"
 # Inputs that name a secret variable instead of setting an option, and what they feed.
 SECRET_VARIABLE_INPUTS = {
@@ -32,7 +33,11 @@ def option_for(env_name):
     if not env_name.startswith(ENV_PREFIX):
         return None
     name = env_name[len(ENV_PREFIX):].lower().replace("_", "-")
-    return "IMAGE (argument)" if name == "image" else f"`--{name}`"
+    if name == "image":
+        return "IMAGE (argument)"
+    if name == "bundle":
+        return "BUNDLE (argument of `inline-scan import`)"
+    return f"`--{name}`"
 
 
 def default_text(value):
@@ -112,29 +117,45 @@ def render_tables():
 
 
 def replace_blocks(text, tables):
+    """Fill every block of `tables` found in `text`; return the new text and the names filled."""
+    filled = set()
     for name, body in tables.items():
         begin = f"<!-- BEGIN GENERATED: {name} -->"
         end = f"<!-- END GENERATED: {name} -->"
         start = text.find(begin)
-        stop = text.find(end)
-        if start < 0 or stop < start:
-            raise SystemExit(f"error: {DOC} has no {begin} ... {end} block; add it where the table belongs")
+        if start < 0:
+            continue
+        stop = text.find(end, start)
+        if stop < 0 or text.find(begin, start + len(begin)) >= 0:
+            raise SystemExit(f"error: {begin} must appear once and be followed by {end}")
         text = text[: start + len(begin)] + "\n" + body + "\n" + text[stop:]
-    return text
+        filled.add(name)
+    return text, filled
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a table is stale; write nothing")
     arguments = parser.parse_args()
-    current = DOC.read_text()
-    updated = replace_blocks(current, render_tables())
-    if arguments.check:
+    tables = render_tables()
+    seen = []
+    stale = []
+    for doc in DOCS:
+        current = doc.read_text()
+        updated, filled = replace_blocks(current, tables)
+        seen.extend(filled)
         if updated != current:
-            print(f"error: the tables in {DOC} are stale; run scripts/gen-wrapper-docs.py", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(updated)
+            stale.append(doc)
+            if not arguments.check:
+                doc.write_text(updated)
+    for name in tables:
+        if seen.count(name) != 1:
+            where = " and ".join(str(doc.relative_to(REPO)) for doc in DOCS)
+            raise SystemExit(f"error: the {name} table must have one generated block in {where}, not {seen.count(name)}")
+    if arguments.check and stale:
+        names = ", ".join(str(doc.relative_to(REPO)) for doc in stale)
+        print(f"error: the tables in {names} are stale; run scripts/gen-wrapper-docs.py", file=sys.stderr)
+        return 1
     return 0
 
 

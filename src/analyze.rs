@@ -118,7 +118,7 @@ async fn run_steps(
     let catalogers: Arc<Vec<Box<dyn Cataloger>>> =
         Arc::new(catalog::registry::default_catalogers());
     progress.step(format!("reading {}", settings.image_input));
-    let image = read_source(settings, catalogers.clone()).await?;
+    let image = read_source(settings, catalogers.clone(), progress).await?;
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
@@ -168,6 +168,23 @@ async fn run_steps(
                 result.sbom_path = Some(path.display().to_string());
             }
         }
+    }
+
+    let env = |name: &str| std::env::var(name).ok();
+    if settings.report.resolve(&env) == Some(crate::report::platform::Platform::Gitlab) {
+        // GitLab reads `artifacts:reports:cyclonedx` from files named gl-sbom-*.cdx.json and
+        // lists the packages in its dependency list; the report layer has no catalog to render
+        // it from, so it is written with the other SBOMs.
+        let path = settings
+            .report_dir
+            .join(crate::report::gitlab::CYCLONEDX_FILE);
+        std::fs::create_dir_all(&settings.report_dir).map_err(|error| Error::Output {
+            what: "GitLab CycloneDX report",
+            path: settings.report_dir.display().to_string(),
+            reason: error.to_string(),
+        })?;
+        let bytes = format::render_at(SbomFormat::CycloneDxJson, &input, settings.sbom_created);
+        write_sbom(&SbomTarget::File(path), SbomFormat::CycloneDxJson, &bytes)?;
     }
 
     let request = ImportRequest {
@@ -285,23 +302,43 @@ fn describe_step(step: &ImportStep) -> String {
 async fn read_source(
     settings: &Settings,
     catalogers: Arc<Vec<Box<dyn Cataloger>>>,
+    progress: &Progress,
 ) -> Result<SourceImage, Error> {
     let limits = Limits::default();
     let platform = settings.platform.clone();
     let wants = move |path: &str| catalog::registry::wants_any(&catalogers, path);
     let source = settings.source.clone();
     if let SourceRef::Daemon(reference) = &source {
-        return read_daemon(reference, settings.pull, platform, wants, limits).await;
+        let daemon = match source::daemon::connect() {
+            Ok(daemon) => match source::daemon::negotiate(&daemon).await {
+                Ok(()) => Ok(daemon),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        return match daemon {
+            Ok(daemon) => {
+                read_daemon(daemon, reference, settings.pull, platform, wants, limits).await
+            }
+            // `-P` on a runner without a daemon (a Kubernetes executor, say) reads the image
+            // from its registry instead: the user asked for a pull, and a daemon is only one
+            // way to do it.
+            Err(source::daemon::DaemonError::Unreachable { host, .. }) if settings.pull => {
+                let reference = source::registry::qualify_reference(reference);
+                let message = format!(
+                    "no Docker daemon at DOCKER_HOST={host}: pulling {reference} straight from its registry"
+                );
+                // Said at the default verbosity: the image now comes from elsewhere than the
+                // user may expect, with the registry's credentials instead of the daemon's.
+                tracing::warn!("{message}");
+                progress.step(message);
+                read_registry(reference, settings, wants, limits).await
+            }
+            Err(error) => Err(error.into()),
+        };
     }
     if let SourceRef::Registry(reference) = &source {
-        let image = source::registry::fetch(reference, &settings.registry).await?;
-        let description = format!("registry:{reference}");
-        let image = tokio::task::spawn_blocking(move || {
-            source::registry::read_layers(image, description, &wants, &limits)
-        })
-        .await
-        .expect("the layer reader does not panic")?;
-        return Ok(image);
+        return read_registry(reference.clone(), settings, wants, limits).await;
     }
     let read = move || match &source {
         SourceRef::DockerArchive { path, reference } => source::archive::read_docker_archive_file(
@@ -335,14 +372,30 @@ async fn read_source(
     Ok(image)
 }
 
+async fn read_registry(
+    reference: String,
+    settings: &Settings,
+    wants: impl Fn(&str) -> bool + Send + Sync + 'static,
+    limits: Limits,
+) -> Result<SourceImage, Error> {
+    let image = source::registry::fetch(&reference, &settings.registry).await?;
+    let description = format!("registry:{reference}");
+    let image = tokio::task::spawn_blocking(move || {
+        source::registry::read_layers(image, description, &wants, &limits)
+    })
+    .await
+    .expect("the layer reader does not panic")?;
+    Ok(image)
+}
+
 async fn read_daemon(
+    daemon: source::daemon::Daemon,
     reference: &str,
     pull: bool,
     platform: Option<Platform>,
     wants: impl Fn(&str) -> bool + Send + Sync + 'static,
     limits: Limits,
 ) -> Result<SourceImage, Error> {
-    let daemon = source::daemon::connect()?;
     if pull {
         source::daemon::pull(&daemon, reference, platform.as_ref()).await?;
     }

@@ -100,7 +100,7 @@ fn import(args: &ImportArgs) -> ExitCode {
         fail_on_policy: args.anchore.fail_on_policy,
         registry: None,
     };
-    let progress = Progress::new(!args.output.quiet);
+    let progress = Progress::for_run(!args.output.quiet, outputs.is_gitlab());
     let cancel = CancellationToken::new();
     let run = crate::analyze::import_bundle(
         &args.bundle,
@@ -141,6 +141,14 @@ struct RunOutputs<'a> {
     registry: Option<&'a crate::source::registry::RegistryOptions>,
 }
 
+impl RunOutputs<'_> {
+    /// Whether the reports go to GitLab, whose job log gets collapsible sections.
+    fn is_gitlab(&self) -> bool {
+        let env = |name: &str| std::env::var(name).ok();
+        self.report.resolve(&env) == Some(Platform::Gitlab)
+    }
+}
+
 async fn analyze_async(settings: Settings) -> ExitCode {
     let outputs = RunOutputs {
         quiet: settings.quiet,
@@ -155,7 +163,7 @@ async fn analyze_async(settings: Settings) -> ExitCode {
         fail_on_policy: settings.fail_on_policy,
         registry: Some(&settings.registry),
     };
-    let progress = Progress::new(!settings.quiet);
+    let progress = Progress::for_run(!settings.quiet, outputs.is_gitlab());
     let cancel = CancellationToken::new();
     let run = crate::analyze::run(&settings, cancel.clone(), &progress);
     finish_run(&outputs, &progress, &cancel, run).await
@@ -201,7 +209,22 @@ async fn finish_run(
         ..result
     };
     if !outputs.quiet {
-        eprint!("{}", result.render_text());
+        let summary = result.render_text();
+        if outputs.is_gitlab() {
+            // An expanded section of its own, so the summary stays visible while the steps
+            // above it are folded away.
+            let name = "inline_scan_summary";
+            let start = crate::report::gitlab::section_start(
+                name,
+                "inline-scan summary",
+                false,
+                crate::progress::unix_now(),
+            );
+            let end = crate::report::gitlab::section_end(name, crate::progress::unix_now());
+            eprint!("{start}{summary}{end}");
+        } else {
+            eprint!("{summary}");
+        }
     }
     if let Some(error) = &error {
         eprintln!("error: {error}");

@@ -116,7 +116,8 @@ pub struct AnalyzeArgs {
     #[arg(long, help_heading = "Image identity")]
     pub all_tags: bool,
 
-    /// Pull IMAGE through the Docker daemon before analyzing it.
+    /// Pull IMAGE before analyzing it: through the Docker daemon, or straight from its registry
+    /// when no daemon responds.
     #[arg(short = 'P', long = "pull", help_heading = "Image source")]
     pub pull: bool,
 

@@ -17,7 +17,9 @@ use inline_scan::secret::Secret;
 use inline_scan::source::registry::{RegistryError, RegistryImage, RegistryOptions, fetch};
 use inline_scan::source::{Limits, Platform};
 use serde_json::{Value, json};
-use test_registry::{Mode, PASSWORD, Registry, USERNAME, require_tools};
+use test_registry::{
+    Mode, PASSWORD, Registry, USERNAME, require_tools, write_multi_platform_layout,
+};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -466,95 +468,6 @@ async fn credential_helper_on_path() {
             let seen = std::fs::read_to_string(&marker).expect("the helper ran");
             assert_eq!(seen, registry.host.repeat(round + 1));
         }
-    }
-}
-
-/// The two single-platform images and the index that lists them.
-struct MultiPlatform {
-    amd64: Digest,
-    arm64: Digest,
-    index: Digest,
-}
-
-/// Writes an OCI layout whose `multi` reference is an index of two one-layer images, one
-/// for linux/amd64 and one for linux/arm64/v8. Each layer contains `etc/platform` naming its
-/// architecture.
-fn write_multi_platform_layout(dir: &Path) -> MultiPlatform {
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| -> (Digest, usize) {
-        let digest = Digest::of(bytes);
-        std::fs::write(blobs.join(digest.hex()), bytes).unwrap();
-        (digest, bytes.len())
-    };
-
-    let mut entries = Vec::new();
-    let mut digests = HashMap::new();
-    for (architecture, variant) in [("amd64", None), ("arm64", Some("v8"))] {
-        let mut builder = tar::Builder::new(Vec::new());
-        let content = format!("{architecture}\n");
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(1_700_000_000);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, "etc/platform", content.as_bytes())
-            .unwrap();
-        let layer = builder.into_inner().unwrap();
-        let (layer_digest, layer_size) = put(&layer);
-
-        let config = json!({
-            "architecture": architecture,
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [layer_digest.to_string()]},
-        });
-        let (config_digest, config_size) = put(config.to_string().as_bytes());
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest.to_string(),
-                "size": config_size,
-            },
-            "layers": [{
-                "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                "digest": layer_digest.to_string(),
-                "size": layer_size,
-            }],
-        });
-        let (manifest_digest, manifest_size) = put(manifest.to_string().as_bytes());
-        let mut platform = json!({"architecture": architecture, "os": "linux"});
-        if let Some(variant) = variant {
-            platform["variant"] = json!(variant);
-        }
-        entries.push(json!({
-            "mediaType": OCI_MANIFEST,
-            "digest": manifest_digest.to_string(),
-            "size": manifest_size,
-            "platform": platform,
-        }));
-        digests.insert(architecture, manifest_digest);
-    }
-    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
-    let (index_digest, index_size) = put(index.to_string().as_bytes());
-    let layout_index = json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": OCI_INDEX,
-            "digest": index_digest.to_string(),
-            "size": index_size,
-            "annotations": {"org.opencontainers.image.ref.name": "multi"},
-        }],
-    });
-    std::fs::write(dir.join("index.json"), layout_index.to_string()).unwrap();
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    MultiPlatform {
-        amd64: digests.remove("amd64").unwrap(),
-        arm64: digests.remove("arm64").unwrap(),
-        index: index_digest,
     }
 }
 

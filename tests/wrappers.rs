@@ -27,6 +27,10 @@ mod fake_anchore;
 /// docs/WRAPPERS.md lists each one with its reason.
 const SECRET_OPTIONS: [&str; 3] = ["password", "password-stdin", "registry-password-stdin"];
 
+/// The inputs that become the positional argument: IMAGE of `analyze`, or the bundle folder of
+/// `import` (the wrappers run `inline-scan import BUNDLE` when it is set).
+const POSITIONAL_INPUTS: [&str; 2] = ["image", "bundle"];
+
 /// A password that must never show up in any argv, output, report or log.
 const PASSWORD: &str = "s3cret-Pass.word~42";
 /// The registry password the stand-in runs pass, held to the same rule.
@@ -145,6 +149,18 @@ fn registry() -> Vec<RegistryOption> {
     options
 }
 
+/// The long options `inline-scan import` accepts.
+fn import_options() -> BTreeSet<String> {
+    let command = inline_scan::cli::Cli::command();
+    let import = command
+        .find_subcommand("import")
+        .expect("the CLI has an import subcommand");
+    import
+        .get_arguments()
+        .filter_map(|argument| argument.get_long().map(str::to_owned))
+        .collect()
+}
+
 fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -190,17 +206,30 @@ fn script_table_matches_registry() {
         .nth(1)
         .and_then(|rest| rest.split('\'').next())
         .expect("analyze.sh has an option_table");
-    let listed: Vec<(String, String)> = table
+    let listed: Vec<(String, String, String)> = table
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            let (long, kind) = line.split_once(' ').expect("line is `option kind`");
-            (long.to_owned(), kind.to_owned())
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(fields.len(), 3, "line is `option kind scope`: {line}");
+            (
+                fields[0].to_owned(),
+                fields[1].to_owned(),
+                fields[2].to_owned(),
+            )
         })
         .collect();
-    let expected: Vec<(String, String)> = wrapped_options()
+    let import = import_options();
+    let expected: Vec<(String, String, String)> = wrapped_options()
         .into_iter()
-        .map(|o| (o.long, o.kind.name().to_owned()))
+        .map(|o| {
+            let scope = if import.contains(&o.long) {
+                "both"
+            } else {
+                "analyze"
+            };
+            (o.long, o.kind.name().to_owned(), scope.to_owned())
+        })
         .collect();
     assert_eq!(
         listed, expected,
@@ -336,7 +365,7 @@ fn github_inputs_cover_registry() {
     let action = yaml("action.yml");
     let inputs = map(&action, "inputs");
     let mut expected: BTreeSet<String> = wrapped_options().into_iter().map(|o| o.long).collect();
-    expected.insert("image".into());
+    expected.extend(POSITIONAL_INPUTS.map(String::from));
     expected.extend(GITHUB_WRAPPER_INPUTS.map(String::from));
     assert_eq!(keys(inputs), expected);
 
@@ -360,7 +389,7 @@ fn github_inputs_cover_registry() {
         mapped.insert(input);
     }
     let mut options: BTreeSet<String> = wrapped_options().into_iter().map(|o| o.long).collect();
-    options.insert("image".into());
+    options.extend(POSITIONAL_INPUTS.map(String::from));
     assert_eq!(
         mapped, options,
         "some analyze options are unreachable from action.yml"
@@ -449,7 +478,7 @@ fn gitlab_inputs_cover_registry() {
         .into_iter()
         .map(|o| snake(&o.long))
         .collect();
-    expected.insert("image".into());
+    expected.extend(POSITIONAL_INPUTS.map(String::from));
     expected.extend(GITLAB_WRAPPER_INPUTS.map(String::from));
     assert_eq!(keys(&inputs), expected);
 
@@ -469,12 +498,17 @@ fn gitlab_inputs_cover_registry() {
             _ => assert_eq!(text(default), "", "{} sets a default", option.long),
         }
     }
-    for mandatory in ["image", "scanner_image"] {
-        assert!(
-            inputs[mandatory].get("default").is_none(),
-            "{mandatory} must be mandatory"
+    for positional in POSITIONAL_INPUTS {
+        assert_eq!(
+            inputs[positional].get("default").map(text).as_deref(),
+            Some(""),
+            "{positional} must be optional: one of image and bundle is set"
         );
     }
+    assert!(
+        inputs["scanner_image"].get("default").is_none(),
+        "scanner_image must be mandatory"
+    );
 
     let job = gitlab_job("gitlab/templates/inline-scan.yml");
     let variables = map(&job, "variables");
@@ -504,7 +538,7 @@ fn gitlab_inputs_cover_registry() {
         .into_iter()
         .map(|o| snake(&o.long))
         .collect();
-    options.insert("image".into());
+    options.extend(POSITIONAL_INPUTS.map(String::from));
     assert_eq!(
         mapped, options,
         "some analyze options are unreachable from the component"
@@ -605,7 +639,7 @@ fn check_orb_parameters(parameters: &Mapping, extra: &[&str], component: &str) {
         .into_iter()
         .map(|o| snake(&o.long))
         .collect();
-    expected.insert("image".into());
+    expected.extend(POSITIONAL_INPUTS.map(String::from));
     expected.extend(extra.iter().map(|s| (*s).to_owned()));
     assert_eq!(keys(parameters), expected, "{component}");
     for option in wrapped_options() {
@@ -634,10 +668,13 @@ fn check_orb_parameters(parameters: &Mapping, extra: &[&str], component: &str) {
             }
         }
     }
-    assert!(
-        parameters["image"].get("default").is_none(),
-        "{component}: image is required"
-    );
+    for positional in POSITIONAL_INPUTS {
+        assert_eq!(
+            parameters[positional].get("default").map(text).as_deref(),
+            Some(""),
+            "{component}: {positional} must be optional: one of image and bundle is set"
+        );
+    }
 }
 
 #[test]
@@ -690,7 +727,7 @@ fn circleci_parameters_cover_registry() {
         .into_iter()
         .map(|o| snake(&o.long))
         .collect();
-    options.insert("image".into());
+    options.extend(POSITIONAL_INPUTS.map(String::from));
     assert_eq!(
         mapped, options,
         "some analyze options are unreachable from the command"
@@ -2321,6 +2358,40 @@ fn gitlab_job_imports_with_real_binary() {
     assert!(work.path().join("sbom.syft.json").is_file());
     assert_fake_analyzed(&server);
 
+    // The CycloneDX report under the name artifacts:reports:cyclonedx matches.
+    let cyclonedx_pattern = text(&job["artifacts"]["reports"]["cyclonedx"]);
+    let cyclonedx = report_dir.join("gl-sbom-inline-scan.cdx.json");
+    assert!(
+        cyclonedx_pattern.ends_with("/gl-sbom-*.cdx.json"),
+        "{cyclonedx_pattern}"
+    );
+    let document: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cyclonedx).expect("the CycloneDX report")).unwrap();
+    assert_eq!(document["bomFormat"], "CycloneDX");
+    assert_eq!(document["components"].as_array().map(Vec::len), Some(6));
+
+    // The steps are folded into a collapsed section and the summary has its own section.
+    let log = String::from_utf8_lossy(&output.stderr);
+    let steps_start = log
+        .find(":inline_scan_steps[collapsed=true]\r\x1b[0Kinline-scan steps")
+        .unwrap_or_else(|| panic!("no collapsed steps section in {log:?}"));
+    let steps_end = log
+        .find(":inline_scan_steps\r\x1b[0K")
+        .filter(|end| *end > steps_start)
+        .expect("the steps section is closed");
+    assert!(
+        log[steps_start..steps_end].contains("cataloging packages"),
+        "{log:?}"
+    );
+    let summary = log
+        .find(":inline_scan_summary\r\x1b[0Kinline-scan summary")
+        .expect("a summary section");
+    assert!(
+        summary > steps_end && log[summary..].contains(WHITEOUT_DIGEST),
+        "{log:?}"
+    );
+    assert!(log.contains("section_end:") && log.matches("section_start:").count() == 2);
+
     assert_binary_argv(work.path());
     let script = text(&job["script"][0]);
     assert_no_secrets(
@@ -2378,6 +2449,199 @@ fn circleci_command_imports_with_real_binary() {
     assert_fake_analyzed(&server);
 
     assert_binary_argv(work.path());
+    let mut texts: Vec<&[u8]> = run
+        .runs
+        .iter()
+        .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
+        .collect();
+    texts.push(run.scripts.as_bytes());
+    assert_no_secrets(work.path(), &texts);
+}
+
+/// Writes a bundle of the whiteout image with the real binary and no Anchore, as the build job of
+/// a pipeline that imports later would.
+fn write_whiteout_bundle(work: &Path) -> PathBuf {
+    let bundle = work.join("bundle");
+    let output = Command::new(real_binary())
+        .args(["analyze", "--no-import", "--bundle-out"])
+        .arg(&bundle)
+        .arg(whiteout_image())
+        .env_remove("ANCHORE_CLI_URL")
+        .env_remove("ANCHORE_CLI_PASS")
+        .output()
+        .expect("run inline-scan");
+    assert!(output.status.success(), "{}", describe(&output));
+    bundle
+}
+
+/// Checks that the binary ran once, as `inline-scan import -- BUNDLE`.
+fn assert_import_argv(work: &Path, bundle: &Path) {
+    let argvs = recorded_argvs(work);
+    assert_eq!(argvs.len(), 1, "the binary ran {} times", argvs.len());
+    let argv = &argvs[0];
+    assert_eq!(argv[1], "import", "{argv:?}");
+    assert_eq!(argv.last().unwrap(), &bundle.display().to_string());
+    assert!(
+        argv.iter()
+            .all(|argument| !argument.contains(ANCHORE_SECRET)),
+        "{argv:?}"
+    );
+}
+
+#[test]
+fn github_action_imports_bundle() {
+    let server = start_fake();
+    let work = new_work();
+    let bundle = write_whiteout_bundle(work.path());
+    let binary = recorder();
+    let bundle_text = bundle.display().to_string();
+    let inputs = BTreeMap::from([
+        ("binary", binary.as_str()),
+        ("bundle", bundle_text.as_str()),
+        ("url", server.fake.url.as_str()),
+        ("username", "admin"),
+        ("timeout", "60"),
+    ]);
+    let mut caller_env = recorder_environment(work.path());
+    caller_env.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    let caller_env: Vec<(&str, &str)> = caller_env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let run = run_action(&repo(), work.path(), &inputs, &caller_env);
+    for log in &run.logs {
+        assert!(log.status.success(), "{}", describe(log));
+    }
+    let outputs = &run.outputs["analyze"];
+    assert_eq!(outputs["status"], "ok");
+    assert_eq!(outputs["digest"], WHITEOUT_DIGEST);
+    assert_eq!(outputs["analysis-status"], "analyzed");
+    assert_eq!(outputs["policy-status"], "pass");
+    assert!(run.summary.contains(WHITEOUT_DIGEST), "{}", run.summary);
+    assert_fake_analyzed(&server);
+    assert_import_argv(work.path(), &bundle);
+    let mut texts: Vec<&[u8]> = run
+        .logs
+        .iter()
+        .flat_map(|l| [&l.stdout[..], &l.stderr[..]])
+        .collect();
+    texts.push(run.scripts.as_bytes());
+    assert_no_secrets(work.path(), &texts);
+}
+
+#[test]
+fn github_action_rejects_analyze_inputs_with_bundle() {
+    let work = new_work();
+    let binary = recorder();
+    for (name, value) in [
+        ("image", "app:1"),
+        ("platform", "linux/arm64"),
+        ("pull", "true"),
+    ] {
+        let inputs = BTreeMap::from([
+            ("binary", binary.as_str()),
+            ("bundle", "/tmp/bundle"),
+            (name, value),
+        ]);
+        let env = recorder_environment(work.path());
+        let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let run = run_action(&repo(), work.path(), &inputs, &env);
+        let analyze = run.logs.last().expect("the analyze step ran");
+        assert!(!analyze.status.success(), "{name} was accepted with bundle");
+        let message = String::from_utf8_lossy(&analyze.stderr);
+        let expected = if name == "image" {
+            "both the image and the bundle"
+        } else {
+            "applies to analyzing an image"
+        };
+        assert!(message.contains(expected), "{name}: {message}");
+        assert!(recorded_argvs(work.path()).is_empty(), "the binary ran");
+    }
+}
+
+#[test]
+fn gitlab_job_imports_bundle() {
+    let server = start_fake();
+    let work = new_work();
+    let bundle = write_whiteout_bundle(work.path());
+    let given = [
+        (
+            "scanner_image",
+            Value::String(format!(
+                "127.0.0.1:5000/inline-scan@sha256:{}",
+                "1".repeat(64)
+            )),
+        ),
+        ("bundle", Value::String(bundle.display().to_string())),
+        ("url", Value::String(server.fake.url.clone())),
+        ("username", Value::String("admin".into())),
+        ("timeout", Value::String("60".into())),
+    ];
+    let mut masked = recorder_environment(work.path());
+    masked.push(("INLINE_SCAN_BIN".into(), recorder()));
+    masked.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    let masked: Vec<(&str, &str)> = masked
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let (job, output) = run_gitlab_job(work.path(), &given, &masked);
+    assert!(output.status.success(), "{}", describe(&output));
+    let report_dir = work.path().join("inline-scan-report");
+    let dotenv = std::fs::read_to_string(report_dir.join("inline-scan.env")).unwrap();
+    let values: BTreeMap<&str, &str> = dotenv
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    assert_eq!(values["INLINE_SCAN_STATUS"], "ok");
+    assert_eq!(values["INLINE_SCAN_DIGEST"], WHITEOUT_DIGEST);
+    assert_eq!(values["INLINE_SCAN_ANALYSIS_STATUS"], "analyzed");
+    assert_fake_analyzed(&server);
+    assert_import_argv(work.path(), &bundle);
+    let script = text(&job["script"][0]);
+    assert_no_secrets(
+        work.path(),
+        &[&output.stdout, &output.stderr, script.as_bytes()],
+    );
+}
+
+#[test]
+fn circleci_command_imports_bundle() {
+    let server = start_fake();
+    let work = new_work();
+    let bundle = write_whiteout_bundle(work.path());
+    let binary = recorder();
+    let bundle_text = bundle.display().to_string();
+    let given = [
+        ("binary", binary.as_str()),
+        ("bundle", bundle_text.as_str()),
+        ("url", server.fake.url.as_str()),
+        ("username", "admin"),
+        ("timeout", "60"),
+    ];
+    let mut project_env = recorder_environment(work.path());
+    project_env.push(("ANCHORE_CLI_PASS".into(), ANCHORE_SECRET.into()));
+    let project_env: Vec<(&str, &str)> = project_env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+
+    let run = run_circleci_command(work.path(), &given, &project_env);
+    for step in &run.runs {
+        assert!(step.status.success(), "{}", describe(step));
+    }
+    let report_dir = work.path().join("inline-scan-report");
+    let junit = std::fs::read_to_string(report_dir.join("junit/inline-scan.xml")).unwrap();
+    assert!(junit.contains("<testcase"), "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("artifacts/result.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["result"]["identity"]["digest"], WHITEOUT_DIGEST);
+    assert_eq!(saved["result"]["import"]["analysisStatus"], "analyzed");
+    assert_fake_analyzed(&server);
+    assert_import_argv(work.path(), &bundle);
     let mut texts: Vec<&[u8]> = run
         .runs
         .iter()

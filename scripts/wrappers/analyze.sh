@@ -6,6 +6,10 @@
 # INLINE_SCAN_INPUT_IMAGE. Empty variables add nothing, so the binary's own defaults apply.
 # Values reach the binary as separate arguments and are never evaluated as shell text.
 #
+# With INLINE_SCAN_INPUT_BUNDLE set instead of the image, the script runs
+# `inline-scan import BUNDLE`, which uploads a bundle that an earlier `analyze --bundle-out`
+# wrote. Only the options `import` accepts (marked `both` below) may be set then.
+#
 # Secrets never become arguments. The binary reads the Anchore password from ANCHORE_CLI_PASS
 # in the environment. INLINE_SCAN_PASSWORD_VARIABLE may name another variable that contains
 # it, for platforms that pass secrets by variable name (CircleCI env_var_name parameters).
@@ -21,51 +25,65 @@
 # parameter.
 set -euo pipefail
 
-# Every option of `inline-scan analyze` with its kind: flag (true/false), list (one value per
-# line, repeated option) or value. tests/wrappers.rs checks this table against the binary.
+# Every option of `inline-scan analyze` with its kind, flag (true/false), list (one value per
+# line, repeated option) or value, and whether `inline-scan import` accepts it too (both) or
+# only analyze does. tests/wrappers.rs checks this table against the binary.
 option_table='
-url value
-username value
-account value
-api-version value
-cacert value
-insecure flag
-force flag
-no-wait flag
-fail-on-policy flag
-no-import flag
-timeout value
-request-timeout value
-annotation list
-digest value
-dockerfile value
-image-id value
-manifest value
-generate-manifest flag
-tag list
-all-tags flag
-pull flag
-platform value
-registry-insecure flag
-registry-cacert value
-registry-username value
-sbom-out list
-bundle-out value
-result-json value
-verbose flag
-quiet flag
-report value
-report-dir value
+url value both
+username value both
+account value both
+api-version value both
+cacert value both
+insecure flag both
+force flag both
+no-wait flag both
+fail-on-policy flag both
+no-import flag analyze
+timeout value both
+request-timeout value both
+annotation list analyze
+digest value analyze
+dockerfile value analyze
+image-id value analyze
+manifest value analyze
+generate-manifest flag analyze
+tag list analyze
+all-tags flag analyze
+pull flag analyze
+platform value analyze
+registry-insecure flag analyze
+registry-cacert value analyze
+registry-username value analyze
+sbom-out list analyze
+bundle-out value analyze
+result-json value both
+verbose flag both
+quiet flag both
+report value both
+report-dir value both
 '
 
 binary="${INLINE_SCAN_BIN:-inline-scan}"
-arguments=(analyze)
+command=analyze
+if [ -n "${INLINE_SCAN_INPUT_BUNDLE:-}" ]; then
+  if [ -n "${INLINE_SCAN_INPUT_IMAGE:-}" ]; then
+    echo "error: both the image and the bundle input are set; set image to analyze an image, or bundle to import a bundle written earlier" >&2
+    exit 1
+  fi
+  command=import
+fi
+arguments=("$command")
 
-while read -r option kind; do
+while read -r option kind scope; do
   [ -n "$option" ] || continue
   variable="INLINE_SCAN_INPUT_$(printf '%s' "$option" | tr 'a-z-' 'A-Z_')"
   value="${!variable:-}"
   [ -n "$value" ] || continue
+  # A flag left at false sets nothing, so it does not count against an import.
+  if [ "$command" = import ] && [ "$scope" != both ] && [ "$value" != false ]; then
+    echo "error: $variable is set, but --$option applies to analyzing an image, not to importing a bundle; the bundle already holds what it decided" >&2
+    exit 1
+  fi
   case "$kind" in
     flag)
       case "$value" in
@@ -130,11 +148,14 @@ elif [ -n "$registry_password" ]; then
   exit 1
 fi
 
-if [ -z "${INLINE_SCAN_INPUT_IMAGE:-}" ]; then
-  echo "error: no image given; set the wrapper's image input" >&2
+if [ "$command" = import ]; then
+  arguments+=(-- "$INLINE_SCAN_INPUT_BUNDLE")
+elif [ -z "${INLINE_SCAN_INPUT_IMAGE:-}" ]; then
+  echo "error: no image given; set the wrapper's image input (or its bundle input to import a bundle)" >&2
   exit 1
+else
+  arguments+=(-- "$INLINE_SCAN_INPUT_IMAGE")
 fi
-arguments+=(-- "$INLINE_SCAN_INPUT_IMAGE")
 
 printf 'running:' >&2
 printf ' %q' "$binary" "${arguments[@]}" >&2

@@ -12,6 +12,11 @@ use super::platform::{Evaluation, ReportContext, ReportError, Written, outputs, 
 /// File name of the annotations report inside `--report-dir`.
 pub const ANNOTATIONS_FILE: &str = "gitlab-annotations.json";
 
+/// File name of the CycloneDX report inside `--report-dir`: GitLab takes only files named
+/// `gl-sbom-*.cdx.json` for `artifacts:reports:cyclonedx`. `analyze` writes it (the report
+/// layer has no catalog); `import` of a bundle writes none.
+pub const CYCLONEDX_FILE: &str = "gl-sbom-inline-scan.cdx.json";
+
 /// File name of the dotenv report inside `--report-dir`.
 pub const DOTENV_FILE: &str = "inline-scan.env";
 

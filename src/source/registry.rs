@@ -247,11 +247,24 @@ struct Context<'a> {
 
 /// Parses `reference` and insists on an explicit registry host, so a bare `alpine` is never
 /// silently fetched from Docker Hub.
-fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
+/// Returns `reference` with the registry host the docker CLI assumes when it names none:
+/// `debian:12` becomes `docker.io/debian:12` (oci-client adds `library/`), and a reference that
+/// names a host is returned unchanged.
+pub fn qualify_reference(reference: &str) -> String {
+    if names_registry_host(reference) {
+        reference.to_owned()
+    } else {
+        format!("docker.io/{reference}")
+    }
+}
+
+fn names_registry_host(reference: &str) -> bool {
     let first = reference.split('/').next().unwrap_or_default();
-    let names_host = reference.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
-    if !names_host {
+    reference.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost")
+}
+
+fn parse_reference(reference: &str) -> Result<Reference, RegistryError> {
+    if !names_registry_host(reference) {
         return Err(RegistryError::MissingRegistryHost {
             reference: reference.to_owned(),
         });
@@ -534,6 +547,25 @@ pub fn read_layers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qualify_reference_adds_docker_hub_only_when_no_host_is_named() {
+        for (given, expected) in [
+            ("debian:12", "docker.io/debian:12"),
+            ("team/app:1", "docker.io/team/app:1"),
+            ("127.0.0.1:5000/team/app:1", "127.0.0.1:5000/team/app:1"),
+            ("localhost/app", "localhost/app"),
+            (
+                "registry.example.com/app@sha256:00",
+                "registry.example.com/app@sha256:00",
+            ),
+        ] {
+            assert_eq!(qualify_reference(given), expected, "{given}");
+            assert!(
+                parse_reference(&qualify_reference(given)).is_ok() || given.contains("sha256:00")
+            );
+        }
+    }
 
     #[test]
     fn reference_needs_registry_host() {

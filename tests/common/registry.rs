@@ -3,12 +3,15 @@
 //! layouts into it.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use inline_scan::digest::Digest;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use serde_json::json;
 
 /// The programs the registry tests run.
 const TOOLS: [&str; 3] = ["docker-registry", "skopeo", "htpasswd"];
@@ -260,4 +263,110 @@ fn write_tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&cert, server_cert.pem()).unwrap();
     std::fs::write(&key, server_key.serialize_pem()).unwrap();
     (ca, cert, key)
+}
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// The two single-platform images and the index that lists them.
+pub struct MultiPlatform {
+    pub amd64: Digest,
+    pub arm64: Digest,
+    pub index: Digest,
+}
+
+/// Writes an OCI layout whose `multi` reference is an index of two one-layer images, one
+/// for linux/amd64 and one for linux/arm64/v8. Each layer contains `etc/platform` naming its
+/// architecture, then a dpkg status database with one package, `platform-marker`, whose version
+/// and architecture name the platform.
+pub fn write_multi_platform_layout(dir: &Path) -> MultiPlatform {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (Digest, usize) {
+        let digest = Digest::of(bytes);
+        std::fs::write(blobs.join(digest.hex()), bytes).unwrap();
+        (digest, bytes.len())
+    };
+
+    let mut entries = Vec::new();
+    let mut digests = HashMap::new();
+    for (architecture, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let mut builder = tar::Builder::new(Vec::new());
+        let content = format!("{architecture}\n");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "etc/platform", content.as_bytes())
+            .unwrap();
+        let status = format!(
+            "Package: platform-marker\nStatus: install ok installed\nArchitecture: {architecture}\n\
+             Version: 1.0-{architecture}\nMaintainer: Tests <tests@example.invalid>\n\
+             Description: names the platform of its image\n\n"
+        );
+        let mut header = tar::Header::new_gnu();
+        header.set_size(status.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "var/lib/dpkg/status", status.as_bytes())
+            .unwrap();
+        let layer = builder.into_inner().unwrap();
+        let (layer_digest, layer_size) = put(&layer);
+
+        let config = json!({
+            "architecture": architecture,
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest.to_string()]},
+        });
+        let (config_digest, config_size) = put(config.to_string().as_bytes());
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest.to_string(),
+                "size": config_size,
+            },
+            "layers": [{
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": layer_digest.to_string(),
+                "size": layer_size,
+            }],
+        });
+        let (manifest_digest, manifest_size) = put(manifest.to_string().as_bytes());
+        let mut platform = json!({"architecture": architecture, "os": "linux"});
+        if let Some(variant) = variant {
+            platform["variant"] = json!(variant);
+        }
+        entries.push(json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": manifest_digest.to_string(),
+            "size": manifest_size,
+            "platform": platform,
+        }));
+        digests.insert(architecture, manifest_digest);
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+    let (index_digest, index_size) = put(index.to_string().as_bytes());
+    let layout_index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": OCI_INDEX,
+            "digest": index_digest.to_string(),
+            "size": index_size,
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }],
+    });
+    std::fs::write(dir.join("index.json"), layout_index.to_string()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    MultiPlatform {
+        amd64: digests.remove("amd64").unwrap(),
+        arm64: digests.remove("arm64").unwrap(),
+        index: index_digest,
+    }
 }
