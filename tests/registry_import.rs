@@ -107,7 +107,8 @@ fn uploaded_packages(requests: &[RecordedRequest]) -> Value {
 }
 
 /// Each bundled OCI layout pushed to the registry imports with no daemon, under the
-/// registry's digest and tag, with the packages the same layout gives when read from disk.
+/// registry's digest and tag, with the packages the same image gives from its layout on disk and
+/// from its docker-save tarball.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundled_images_import_from_registry() {
     if !require_tools() {
@@ -142,6 +143,32 @@ async fn bundled_images_import_from_registry() {
         assert!(output.status.success(), "{}", stderr(&output));
         let disk_digest = stdout(&output);
         let disk_sbom: Value = serde_json::from_slice(&std::fs::read(&from_disk).unwrap()).unwrap();
+
+        // The docker-save tarball of the same image has other manifest bytes (so another
+        // digest) but the same packages.
+        let from_tarball = work.path().join("tarball.json");
+        let output = run(
+            &args(&[
+                "analyze",
+                "--no-import",
+                "--sbom-out",
+                from_tarball.to_str().unwrap(),
+                &format!(
+                    "docker-archive:{}",
+                    fixture(&format!("{name}.docker.tar")).display()
+                ),
+            ]),
+            None,
+        )
+        .await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let tarball_sbom: Value =
+            serde_json::from_slice(&std::fs::read(&from_tarball).unwrap()).unwrap();
+        assert_eq!(
+            rows(&tarball_sbom),
+            rows(&disk_sbom),
+            "{name}: tarball and layout"
+        );
 
         let fake = FakeAnchore::start(FakeConfig::new(ApiMode::V2Only)).await;
         let reference = format!("{}/{target}", registry.host);
