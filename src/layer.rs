@@ -550,7 +550,9 @@ impl Walk<'_> {
         }
 
         let mut head = Vec::with_capacity(HEAD_LEN);
-        data.by_ref().take(size.min(HEAD_LEN as u64)).read_to_end(&mut head)?;
+        data.by_ref()
+            .take(size.min(HEAD_LEN as u64))
+            .read_to_end(&mut head)?;
         let claimed: Vec<&dyn Extractor> = self
             .extractors
             .iter()
@@ -560,7 +562,9 @@ impl Walk<'_> {
         if wanted {
             let mut bytes = head;
             bytes.reserve(size as usize - bytes.len());
-            data.by_ref().take(size - bytes.len() as u64).read_to_end(&mut bytes)?;
+            data.by_ref()
+                .take(size - bytes.len() as u64)
+                .read_to_end(&mut bytes)?;
             if !claimed.is_empty() {
                 let results = run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size);
                 self.keep_extracts(path, results);
@@ -589,12 +593,17 @@ impl Walk<'_> {
         let results = if size <= SPOOL_IN_MEMORY {
             let mut bytes = head;
             bytes.reserve(size as usize - bytes.len());
-            data.by_ref().take(size - bytes.len() as u64).read_to_end(&mut bytes)?;
+            data.by_ref()
+                .take(size - bytes.len() as u64)
+                .read_to_end(&mut bytes)?;
             run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size)
         } else {
             let mut spool = tempfile::tempfile()?;
             spool.write_all(&head)?;
-            let copied = io::copy(&mut data.by_ref().take(size - head.len() as u64), &mut spool)?;
+            let copied = io::copy(
+                &mut data.by_ref().take(size - head.len() as u64),
+                &mut spool,
+            )?;
             if copied + (head.len() as u64) < size {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -709,7 +718,9 @@ fn run_extractors(
 ) -> Vec<Extract> {
     let mut results = Vec::new();
     for extractor in claimed {
-        let outcome = data.seek(SeekFrom::Start(0)).map_err(|error| error.to_string());
+        let outcome = data
+            .seek(SeekFrom::Start(0))
+            .map_err(|error| error.to_string());
         let result = match outcome {
             Ok(_) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 extractor.extract(path, &mut *data, size)

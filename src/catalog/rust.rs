@@ -136,7 +136,10 @@ impl Cataloger for CargoAuditableCataloger {
                 continue;
             };
             for crate_entry in &audit.packages {
-                let runtime = crate_entry.kind.as_deref().is_none_or(|kind| kind == "runtime");
+                let runtime = crate_entry
+                    .kind
+                    .as_deref()
+                    .is_none_or(|kind| kind == "runtime");
                 if !runtime || crate_entry.name.is_empty() {
                     continue;
                 }

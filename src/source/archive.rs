@@ -29,9 +29,9 @@ use super::oci::{
     normalize_reference, parse_json, platform_label, platform_matches, verify_blob,
 };
 use super::{Limits, Platform, RawManifest, SourceImage};
-use crate::layer::CapturePolicy;
 use crate::digest::Digest;
 use crate::filesystem::normalize_path;
+use crate::layer::CapturePolicy;
 use crate::layer::{LayerError, LayerScan, scan_layer};
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::error::SourceError;
 use super::{Compression, LayerInfo, Limits, Platform, RawManifest, SourceImage};
-use crate::layer::CapturePolicy;
 use crate::digest::Digest;
+use crate::layer::CapturePolicy;
 use crate::layer::{LayerScan, scan_layer};
 use crate::squash::Squasher;
 

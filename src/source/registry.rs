@@ -21,9 +21,9 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use oci_spec::image::ImageManifest;
 
-use crate::layer::CapturePolicy;
 use crate::digest::Digest;
 use crate::image::manifest::{DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST};
+use crate::layer::CapturePolicy;
 use crate::secret::Secret;
 use crate::source::{Limits, Platform, RawManifest, SourceImage};
 

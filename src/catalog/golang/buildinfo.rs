@@ -36,9 +36,7 @@ pub struct RawBuildInfo {
 
 /// Reads the build info of an ELF binary. Returns `Ok(None)` when the file has no Go build
 /// info (any non-Go ELF file), and an error when the blob is there but cannot be read.
-pub fn read_elf<'data, R: object::ReadRef<'data>>(
-    data: R,
-) -> Result<Option<RawBuildInfo>, String> {
+pub fn read_elf<'data, R: object::ReadRef<'data>>(data: R) -> Result<Option<RawBuildInfo>, String> {
     let Ok(file) = object::File::parse(data) else {
         return Ok(None);
     };
@@ -48,7 +46,10 @@ pub fn read_elf<'data, R: object::ReadRef<'data>>(
             let bytes = section
                 .data()
                 .map_err(|error| format!("failed to read the .go.buildinfo section: {error}"))?;
-            match bytes.windows(MAGIC.len()).position(|window| window == MAGIC) {
+            match bytes
+                .windows(MAGIC.len())
+                .position(|window| window == MAGIC)
+            {
                 Some(start) => bytes[start..].to_vec(),
                 None => return Ok(None),
             }
@@ -429,10 +430,7 @@ mod tests {
             info.settings[1],
             ("-ldflags".into(), "-X main.version=1.2.3 -s".into())
         );
-        assert_eq!(
-            info.settings[2],
-            ("key with space".into(), "value".into())
-        );
+        assert_eq!(info.settings[2], ("key with space".into(), "value".into()));
         assert_eq!(info.settings[3], ("GOARCH".into(), "amd64".into()));
     }
 

@@ -95,8 +95,7 @@ impl Cataloger for GoBinaryCataloger {
                     continue;
                 }
             };
-            let (Some(binary), Some(location)) =
-                (binary, location(tree, path, Evidence::Primary))
+            let (Some(binary), Some(location)) = (binary, location(tree, path, Evidence::Primary))
             else {
                 continue;
             };
@@ -316,7 +315,9 @@ fn pseudo_time(time: &str) -> Option<String> {
 /// Returns the purl of a module: the path's last element is the name, the rest the namespace.
 fn module_purl(path: &str, version: &str) -> String {
     match path.rsplit_once('/') {
-        Some((namespace, name)) => super::purl::render("golang", Some(namespace), name, version, &[]),
+        Some((namespace, name)) => {
+            super::purl::render("golang", Some(namespace), name, version, &[])
+        }
         None => super::purl::render("golang", None, path, version, &[]),
     }
 }

@@ -23,7 +23,13 @@ pub const MAX_NESTED_TOTAL: u64 = 1024 * 1024 * 1024;
 /// The largest manifest, `pom.properties`, `pom.xml` or licence file read, in bytes.
 const MAX_METADATA_FILE: u64 = 4 * 1024 * 1024;
 /// Licence files looked for at the archive root and in `META-INF/`, in lower case.
-const LICENSE_FILES: &[&str] = &["license", "license.txt", "license.md", "licence", "licence.txt"];
+const LICENSE_FILES: &[&str] = &[
+    "license",
+    "license.txt",
+    "license.md",
+    "licence",
+    "licence.txt",
+];
 
 /// Returns the Java archive extension of `name` in lower case, when it has one.
 pub fn archive_extension(name: &str) -> Option<&'static str> {
@@ -142,8 +148,8 @@ impl Reader {
         }
         properties.sort();
         for (name, index) in properties {
-            let parsed = read_text(&mut archive, index)
-                .and_then(|text| parse_pom_properties(&name, &text));
+            let parsed =
+                read_text(&mut archive, index).and_then(|text| parse_pom_properties(&name, &text));
             match parsed {
                 Ok(parsed) => info.pom_properties.push(parsed),
                 Err(reason) => self.problem(&nesting, format!("{name}: {reason}")),
@@ -151,7 +157,8 @@ impl Reader {
         }
         projects.sort();
         for (name, index) in projects {
-            let parsed = read_text(&mut archive, index).and_then(|text| parse_pom_xml(&name, &text));
+            let parsed =
+                read_text(&mut archive, index).and_then(|text| parse_pom_xml(&name, &text));
             match parsed {
                 Ok(parsed) => info.pom_projects.push(parsed),
                 Err(reason) => self.problem(&nesting, format!("{name}: {reason}")),
@@ -216,7 +223,10 @@ impl Reader {
             .take(MAX_NESTED_ARCHIVE + 1)
             .read_to_end(&mut bytes)
         {
-            self.problem(&inner, format!("failed to read the nested archive: {error}"));
+            self.problem(
+                &inner,
+                format!("failed to read the nested archive: {error}"),
+            );
             return;
         }
         drop(entry);

@@ -74,7 +74,10 @@ pub fn generate(
     if let Some(manifest) = manifest {
         for field in VENDOR_NAME_FIELDS {
             if let Some(value) = manifest.main_value(field) {
-                if !DOMAIN_PREFIXES.iter().any(|prefix| value.starts_with(prefix)) {
+                if !DOMAIN_PREFIXES
+                    .iter()
+                    .any(|prefix| value.starts_with(prefix))
+                {
                     let normalized = person_name(value);
                     if !normalized.is_empty() {
                         vendors.insert(normalized);

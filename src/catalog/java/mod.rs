@@ -100,8 +100,7 @@ impl Cataloger for JavaArchiveCataloger {
                     continue;
                 }
             };
-            let (Some(found), Some(base)) = (found, location(tree, path, Evidence::Primary))
-            else {
+            let (Some(found), Some(base)) = (found, location(tree, path, Evidence::Primary)) else {
                 continue;
             };
             for problem in &found.problems {
@@ -312,7 +311,9 @@ fn artifact_matches_file(artifact: &str, file_base: &str, artifacts: &[&str]) ->
 }
 
 fn parent_dir(path: &str) -> &str {
-    path.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("")
+    path.rsplit_once('/')
+        .map(|(parent, _)| parent)
+        .unwrap_or("")
 }
 
 fn pom_type(group_id: &str) -> PackageType {
@@ -359,7 +360,10 @@ fn manifest_group_ids(manifest: &Manifest, fields: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for field in fields {
         for value in manifest.values(field) {
-            if DOMAIN_PREFIXES.iter().any(|prefix| value.starts_with(prefix)) {
+            if DOMAIN_PREFIXES
+                .iter()
+                .any(|prefix| value.starts_with(prefix))
+            {
                 let cleaned = value.split(';').next().unwrap_or("").trim().to_owned();
                 if !cleaned.is_empty() && !found.contains(&cleaned) {
                     found.push(cleaned);
