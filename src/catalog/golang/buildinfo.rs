@@ -439,6 +439,104 @@ mod tests {
         assert!(parse_modinfo("=>\t./x\t(devel)\t\n").is_err());
     }
 
+    /// Builds a little-endian x86-64 ELF file whose only allocated section is `.go.buildinfo`
+    /// at virtual address `ADDRESS`, holding `contents`.
+    fn elf_with_buildinfo(contents: &[u8]) -> Vec<u8> {
+        let names = b"\0.go.buildinfo\0.shstrtab\0";
+        let data_offset = 64u64;
+        let names_offset = data_offset + contents.len() as u64;
+        let headers_offset = names_offset + names.len() as u64;
+        let mut elf = Vec::new();
+        elf.extend_from_slice(b"\x7fELF\x02\x01\x01");
+        elf.resize(16, 0);
+        elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        elf.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        elf.extend_from_slice(&1u32.to_le_bytes());
+        elf.extend_from_slice(&0u64.to_le_bytes()); // entry
+        elf.extend_from_slice(&0u64.to_le_bytes()); // program headers
+        elf.extend_from_slice(&headers_offset.to_le_bytes());
+        elf.extend_from_slice(&0u32.to_le_bytes());
+        for value in [64u16, 56, 0, 64, 3, 2] {
+            elf.extend_from_slice(&value.to_le_bytes());
+        }
+        elf.extend_from_slice(contents);
+        elf.extend_from_slice(names);
+        let section = |elf: &mut Vec<u8>, fields: (u32, u32, u64, u64, u64, u64)| {
+            let (name, kind, flags, address, offset, size) = fields;
+            elf.extend_from_slice(&name.to_le_bytes());
+            elf.extend_from_slice(&kind.to_le_bytes());
+            for value in [flags, address, offset, size] {
+                elf.extend_from_slice(&value.to_le_bytes());
+            }
+            elf.extend_from_slice(&[0; 8]); // link, info
+            elf.extend_from_slice(&1u64.to_le_bytes());
+            elf.extend_from_slice(&0u64.to_le_bytes());
+        };
+        section(&mut elf, (0, 0, 0, 0, 0, 0));
+        section(
+            &mut elf,
+            (1, 1, 3, ADDRESS, data_offset, contents.len() as u64),
+        );
+        section(&mut elf, (15, 3, 0, 0, names_offset, names.len() as u64));
+        elf
+    }
+
+    const ADDRESS: u64 = 0x40_1000;
+    const WRAPPED_MODINFO: &str = "0123456789abcdefpath\tx\nmod\tx\t(devel)\t\n\x00123456789abcdef";
+
+    #[test]
+    fn pointer_format_is_resolved() {
+        // Header, then two Go string headers at +32 and +48, then the bytes they point to.
+        let version = b"go1.16.15";
+        let modinfo = WRAPPED_MODINFO.as_bytes();
+        let mut blob = MAGIC.to_vec();
+        blob.push(8);
+        blob.push(0);
+        blob.extend_from_slice(&(ADDRESS + 32).to_le_bytes());
+        blob.extend_from_slice(&(ADDRESS + 48).to_le_bytes());
+        blob.extend_from_slice(&(ADDRESS + 64).to_le_bytes());
+        blob.extend_from_slice(&(version.len() as u64).to_le_bytes());
+        blob.extend_from_slice(&(ADDRESS + 64 + version.len() as u64).to_le_bytes());
+        blob.extend_from_slice(&(modinfo.len() as u64).to_le_bytes());
+        blob.extend_from_slice(version);
+        blob.extend_from_slice(modinfo);
+        let elf = elf_with_buildinfo(&blob);
+        let info = read_elf(&elf[..]).unwrap().unwrap();
+        assert_eq!(info.go_version, "go1.16.15");
+        assert_eq!(info.modinfo, "path\tx\nmod\tx\t(devel)\t\n");
+        assert_eq!(info.machine_arch, "amd64");
+    }
+
+    #[test]
+    fn inline_format_and_bad_pointers() {
+        let mut blob = MAGIC.to_vec();
+        blob.push(8);
+        blob.push(FLAG_INLINE);
+        blob.resize(HEADER_LEN, 0);
+        blob.push(8);
+        blob.extend_from_slice(b"go1.22.1");
+        blob.push(WRAPPED_MODINFO.len() as u8);
+        blob.extend_from_slice(WRAPPED_MODINFO.as_bytes());
+        let info = read_elf(&elf_with_buildinfo(&blob)[..]).unwrap().unwrap();
+        assert_eq!(info.go_version, "go1.22.1");
+        assert_eq!(info.modinfo, "path\tx\nmod\tx\t(devel)\t\n");
+
+        let mut broken = MAGIC.to_vec();
+        broken.push(8);
+        broken.push(0);
+        broken.extend_from_slice(&0xdead_0000u64.to_le_bytes());
+        broken.extend_from_slice(&0xdead_0000u64.to_le_bytes());
+        let error = read_elf(&elf_with_buildinfo(&broken)[..]).unwrap_err();
+        assert!(error.contains("0xdead0000"), "{error}");
+    }
+
+    #[test]
+    fn elf_without_buildinfo_is_none() {
+        let elf = elf_with_buildinfo(b"not build info at all, just data bytes");
+        assert_eq!(read_elf(&elf[..]).unwrap(), None);
+        assert_eq!(read_elf(&b"not an ELF file"[..]).unwrap(), None);
+    }
+
     #[test]
     fn varint_strings_and_sentinels() {
         let mut bytes = vec![3];
