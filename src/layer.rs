@@ -110,7 +110,7 @@ pub enum LayerError {
     MissingEndOfArchive { size: u64 },
 }
 
-/// The number of leading bytes of a regular file that [`Extractor::claims`] sees.
+/// The number of leading bytes of a regular file that [`Extractor::claims`] receives.
 pub const HEAD_LEN: usize = 64;
 /// A claimed file up to this size is buffered in memory for its extractors. A larger one is
 /// spooled to an anonymous temporary file, which the OS deletes when it is closed.
@@ -124,7 +124,8 @@ pub trait FileData: Read + Seek {}
 
 impl<T: Read + Seek> FileData for T {}
 
-/// What one extractor kept from one file: its own result type, or the reason it failed.
+/// The result one extractor kept from one file: a value of its own type, or the reason it
+/// failed.
 pub type ExtractResult = Result<Arc<dyn Any + Send + Sync>, String>;
 
 /// The result of one extractor for one file.
@@ -158,12 +159,12 @@ pub trait Extractor: Send + Sync {
     /// Returns the name results are stored under, unique among extractors.
     fn name(&self) -> &'static str;
 
-    /// Whether this extractor reads the regular file at `path`, whose first bytes are `head`
+    /// Returns whether this extractor reads the regular file at `path`, whose first bytes are `head`
     /// (at most [`HEAD_LEN`], fewer for a short file). Called once per regular file per layer,
     /// so it must be cheap.
     fn claims(&self, path: &str, head: &[u8]) -> bool;
 
-    /// Reads the claimed file of `size` bytes. Returns `None` when the file holds nothing for
+    /// Reads the claimed file of `size` bytes. Returns `None` when the file contains nothing for
     /// this extractor (an ELF file that is not a Go binary), or the result or failure to keep.
     fn extract(&self, path: &str, data: &mut dyn FileData, size: u64) -> Option<ExtractResult>;
 }
@@ -180,7 +181,7 @@ pub trait CapturePolicy {
     }
 }
 
-/// A path predicate captures whole files and runs no extractor.
+/// Lets a path predicate serve as a policy that captures whole files and runs no extractor.
 impl<F: Fn(&str) -> bool + ?Sized> CapturePolicy for F {
     fn wants(&self, path: &str) -> bool {
         self(path)

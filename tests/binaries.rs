@@ -359,8 +359,8 @@ fn debian_jars_give_maven_coordinates() {
     }
 }
 
-/// Builds `app.war` holding its own manifest and pom.properties, the two Debian jars in
-/// `WEB-INF/lib/`, and `bundle.jar`, which holds `lib/inner-2.0.1.jar` one level deeper.
+/// Builds `shop-web.war` containing its own manifest and pom.properties, the two Debian jars in
+/// `WEB-INF/lib/`, and `bundle.jar`, which contains `lib/inner-2.0.1.jar` one level deeper.
 fn build_war(work: &Path, jars: &[(String, Vec<u8>)]) -> PathBuf {
     let inner = work.join("inner");
     fs::create_dir_all(inner.join("com/example")).unwrap();

@@ -26,7 +26,7 @@ const DEVEL: &str = "(devel)";
 /// The first bytes of every ELF file.
 pub const ELF_MAGIC: &[u8] = b"\x7fELF";
 
-/// What the extractor keeps from one Go binary.
+/// The build info kept from one Go binary.
 #[derive(Debug, Clone)]
 pub struct GoBinary {
     pub raw: RawBuildInfo,
@@ -186,7 +186,7 @@ fn module_package(
     }
 }
 
-/// The stdlib pseudo-package: the Go standard library linked into the binary.
+/// Builds the stdlib pseudo-package: the Go standard library linked into the binary.
 fn stdlib_package(facts: &BinaryFacts<'_>) -> Package {
     let mut metadata = Map::new();
     insert_common(&mut metadata, facts);
@@ -200,6 +200,8 @@ fn stdlib_package(facts: &BinaryFacts<'_>) -> Package {
         found_by: NAME,
         purl: super::purl::render("golang", None, "stdlib", plain, &[]),
         cpes: vec![stdlib_cpe(plain)],
+        // NOTE: syft 1.18.1's stdlib licence is taken from our reading of its rules. No
+        // reference output with a Go binary confirms it.
         licenses: vec![License {
             value: "BSD-3-Clause".to_owned(),
             spdx_expression: Some("BSD-3-Clause".to_owned()),

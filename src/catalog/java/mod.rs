@@ -220,12 +220,7 @@ fn archive_packages(path: &str, info: &ArchiveInfo, base: &Location) -> Vec<Pack
 
     let mut others = Vec::new();
     for properties in &info.pom_properties {
-        let parent_key = format!(
-            "{}:{}:{}",
-            group_id(&main.name, &main),
-            main.name,
-            main.version
-        );
+        let parent_key = format!("{}:{}:{}", group_id(&main), main.name, main.version);
         let own_key = format!(
             "{}:{}:{}",
             properties.group_id, properties.artifact_id, properties.version
@@ -298,7 +293,7 @@ fn matching_pom<'a>(
     (chosen, None)
 }
 
-/// Whether an artifact ID names the archive: exactly when some artifact ID equals the file
+/// Returns whether an artifact ID names the archive: exactly when some artifact ID equals the file
 /// name, else when it starts the file name's base or ends it.
 fn artifact_matches_file(artifact: &str, file_base: &str, artifacts: &[&str]) -> bool {
     if artifact.is_empty() || file_base.is_empty() {
@@ -348,7 +343,7 @@ const PRIMARY_GROUP_FIELDS: &[&str] = &[
     "Implementation-Title",
     "Bundle-Activator",
 ];
-/// Manifest fields consulted when no primary field holds a group ID.
+/// Manifest fields consulted when no primary field contains a group ID.
 const SECONDARY_GROUP_FIELDS: &[&str] = &["Automatic-Module-Name", "Main-Class", "Package"];
 /// The prefixes by which syft recognises a value as a group ID. syft compares them without a
 /// trailing dot, so `commons-io` passes too.
@@ -376,7 +371,7 @@ fn manifest_group_ids(manifest: &Manifest, fields: &[&str]) -> Vec<String> {
 
 /// Returns the group ID of a package: from its `pom.properties`, its `pom.xml`, else its
 /// manifest. Empty when none has one.
-fn group_id(_name: &str, package: &JavaPackage) -> String {
+fn group_id(package: &JavaPackage) -> String {
     if let Some(properties) = &package.pom_properties {
         if !properties.group_id.is_empty() {
             return properties.group_id.clone();
@@ -397,7 +392,7 @@ fn group_id(_name: &str, package: &JavaPackage) -> String {
         .unwrap_or_default()
 }
 
-/// Every group ID known for a package, for CPE candidates.
+/// Returns every group ID known for a package, for CPE candidates.
 fn all_group_ids(package: &JavaPackage) -> Vec<String> {
     let mut found = Vec::new();
     let mut add = |value: &str| {
@@ -424,7 +419,7 @@ fn all_group_ids(package: &JavaPackage) -> Vec<String> {
 
 /// Turns a package under construction into a [`Package`] with purl, CPEs and metadata.
 fn finish(package: JavaPackage, location: &Location) -> Package {
-    let group = group_id(&package.name, &package);
+    let group = group_id(&package);
     let namespace = if group.is_empty() {
         package.name.clone()
     } else {
