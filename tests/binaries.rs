@@ -990,4 +990,58 @@ async fn scratch_image_from_three_sources() {
     assert_eq!(daemon_lines.len(), 4 + 3 + 5, "{daemon_lines:#?}");
     assert_eq!(daemon_lines, tarball_lines);
     assert_eq!(daemon_lines, layout_lines);
+
+    // The command line runs the same extractors, and its syft JSON matches syft's schema.
+    let sbom_path = work.path().join("sbom.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_inline-scan"))
+        .args(["analyze", "--no-import"])
+        .arg(format!("docker-archive:{}", tarball.display()))
+        .arg("--sbom-out")
+        .arg(&sbom_path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sbom: Value = serde_json::from_slice(&fs::read(&sbom_path).unwrap()).unwrap();
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schema/syft-json-schema-16.0.18.json");
+    let schema: Value = serde_json::from_slice(&fs::read(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sbom)
+        .map(|error| format!("{error} at {}", error.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut cli_lines: Vec<String> = sbom["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|artifact| {
+            format!(
+                "{} {} {} {} {} {}",
+                artifact["type"].as_str().unwrap(),
+                artifact["name"].as_str().unwrap(),
+                artifact["version"].as_str().unwrap(),
+                artifact["purl"].as_str().unwrap(),
+                artifact["locations"][0]["path"].as_str().unwrap(),
+                artifact["locations"][0]["accessPath"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    cli_lines.sort();
+    let expected: Vec<String> = daemon_lines
+        .iter()
+        .map(|line| match line.strip_suffix(" -") {
+            // syft JSON writes the path itself as the access path of a top-level file.
+            Some(prefix) => {
+                let path = prefix.rsplit(' ').next().unwrap();
+                format!("{prefix} {path}")
+            }
+            None => line.clone(),
+        })
+        .collect();
+    assert_eq!(cli_lines, expected);
 }
