@@ -4,8 +4,9 @@
 //! A layer is never held in memory whole: only the captured file contents (each at most
 //! [`Limits::max_captured_file`]), the small results of [`Extractor`]s and the entry metadata
 //! are kept. The one thing written to disk is the data of a claimed file larger than
-//! [`SPOOL_IN_MEMORY`], spooled to an anonymous temporary file while its extractors read it. The sha256 passes run on a helper thread, and the chunks on their way to it take
-//! at most [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
+//! [`SPOOL_IN_MEMORY`], spooled to an anonymous temporary file while its extractors read it.
+//! The sha256 passes run on a helper thread, and the chunks on their way to it take at most
+//! [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -534,8 +535,8 @@ impl Walk<'_> {
     fn capture(&mut self, data: &mut impl Read, path: &str, size: u64) -> io::Result<()> {
         self.contents.remove(path);
         self.extracts.remove(path);
-        let mut wanted = (self.wants)(path);
-        if wanted && size > self.limits.max_captured_file {
+        let mut keep_whole = (self.wants)(path);
+        if keep_whole && size > self.limits.max_captured_file {
             self.warnings.push(LayerWarning {
                 path: path.to_owned(),
                 message: format!(
@@ -544,9 +545,9 @@ impl Walk<'_> {
                     self.limits.max_captured_file
                 ),
             });
-            wanted = false;
+            keep_whole = false;
         }
-        if !wanted && self.extractors.is_empty() {
+        if !keep_whole && self.extractors.is_empty() {
             return Ok(());
         }
 
@@ -560,7 +561,7 @@ impl Walk<'_> {
             .copied()
             .filter(|extractor| extractor.claims(path, &head))
             .collect();
-        if wanted {
+        if keep_whole {
             let mut bytes = head;
             bytes.reserve(size as usize - bytes.len());
             data.by_ref()
@@ -599,20 +600,19 @@ impl Walk<'_> {
                 .read_to_end(&mut bytes)?;
             run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size)
         } else {
-            let mut spool = tempfile::tempfile()?;
-            spool.write_all(&head)?;
-            let copied = io::copy(
-                &mut data.by_ref().take(size - head.len() as u64),
-                &mut spool,
-            )?;
-            if copied + (head.len() as u64) < size {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the tar entry ends before its declared size",
-                ));
+            match spool_to_file(&head, data, size)? {
+                Ok(spool) => {
+                    let mut spool = io::BufReader::with_capacity(64 * 1024, spool);
+                    run_extractors(&claimed, path, &mut spool, size)
+                }
+                Err(reason) => claimed
+                    .iter()
+                    .map(|extractor| Extract {
+                        extractor: extractor.name(),
+                        result: Err(reason.clone()),
+                    })
+                    .collect(),
             }
-            let mut spool = io::BufReader::with_capacity(64 * 1024, spool);
-            run_extractors(&claimed, path, &mut spool, size)
         };
         self.keep_extracts(path, results);
         Ok(())
@@ -707,6 +707,44 @@ impl Walk<'_> {
         self.latest.insert(entry.path.clone(), self.entries.len());
         self.entries.push(entry);
     }
+}
+
+/// Copies a claimed file (its `head`, already read, then the rest of `data`) to an anonymous
+/// temporary file. A failure to read `data` is an error of the layer. A failure to write the
+/// temporary file (a full disk, for instance) is returned as the inner error, so only this
+/// file is lost and the tar reader skips the rest of its data.
+fn spool_to_file(
+    head: &[u8],
+    data: &mut impl Read,
+    size: u64,
+) -> io::Result<Result<std::fs::File, String>> {
+    let spool_error = |error: io::Error| {
+        format!("failed to write the file to a temporary file for reading: {error}")
+    };
+    let mut spool = match tempfile::tempfile() {
+        Ok(spool) => spool,
+        Err(error) => return Ok(Err(spool_error(error))),
+    };
+    if let Err(error) = spool.write_all(head) {
+        return Ok(Err(spool_error(error)));
+    }
+    let mut remaining = size - head.len() as u64;
+    let mut buffer = vec![0; 256 * 1024];
+    while remaining > 0 {
+        let chunk = buffer.len().min(remaining as usize);
+        let read = data.read(&mut buffer[..chunk])?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the tar entry ends before its declared size",
+            ));
+        }
+        if let Err(error) = spool.write_all(&buffer[..read]) {
+            return Ok(Err(spool_error(error)));
+        }
+        remaining -= read as u64;
+    }
+    Ok(Ok(spool))
 }
 
 /// Runs each claiming extractor over `data` from its start. An extractor that panics loses its
