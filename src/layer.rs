@@ -170,10 +170,10 @@ pub trait Extractor: Send + Sync {
     fn extract(&self, path: &str, data: &mut dyn FileData, size: u64) -> Option<ExtractResult>;
 }
 
-/// What the layer walk keeps from the files it streams by: whole contents by path, and
-/// extractor results for claimed files.
+/// The policy of what the layer walk keeps from the files it streams by: whole contents by
+/// path, and extractor results for claimed files.
 pub trait CapturePolicy {
-    /// Whether the walk should capture the whole contents of the regular file at `path`.
+    /// Returns whether the walk should capture the whole contents of the regular file at `path`.
     fn wants(&self, path: &str) -> bool;
 
     /// Returns the extractors that may claim files. Called once per layer.
