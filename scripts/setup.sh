@@ -32,10 +32,12 @@ step() {
 
 # Debian packages the tests run: the Docker engine and podman, debootstrap for the Debian test
 # image, skopeo and docker-registry for the registry tests, htpasswd (apache2-utils), openssl
-# for test certificates, shellcheck for the wrapper scripts, and python3-venv for the
-# validators.
+# for test certificates, shellcheck for the wrapper scripts, python3-venv for the
+# validators, and for the binary catalogers' tests: golang-go to build a Go program, the JDK's
+# jar tool to build a war, and two Debian jars to put in it.
 packages=(docker.io podman debootstrap skopeo docker-registry apache2-utils openssl
-  ca-certificates curl shellcheck python3-venv)
+  ca-certificates curl shellcheck python3-venv golang-go openjdk-17-jdk-headless
+  libcommons-lang3-java libjackson2-core-java)
 
 install_packages() {
   local missing=() package
@@ -74,7 +76,17 @@ install_packages() {
   return "$status"
 }
 
+# cargo-auditable embeds the dependency tree that the Rust cataloger's tests read back.
+install_cargo_auditable() {
+  if cargo auditable --version >/dev/null 2>&1; then
+    echo "cargo-auditable is installed" >&2
+    return 0
+  fi
+  cargo install --locked cargo-auditable
+}
+
 step "install Debian packages" install_packages
+step "install cargo-auditable" install_cargo_auditable
 step "install wrapper validators" bash scripts/install-validators.sh
 step "install SBOM validators" bash scripts/install-sbom-validators.sh
 if command -v dockerd >/dev/null 2>&1 || under_ci; then

@@ -306,7 +306,7 @@ async fn read_source(
 ) -> Result<SourceImage, Error> {
     let limits = Limits::default();
     let platform = settings.platform.clone();
-    let wants = move |path: &str| catalog::registry::wants_any(&catalogers, path);
+    let wants = catalog::CatalogerCapture { catalogers };
     let source = settings.source.clone();
     if let SourceRef::Daemon(reference) = &source {
         let daemon = match source::daemon::connect() {
@@ -393,7 +393,7 @@ async fn read_daemon(
     reference: &str,
     pull: bool,
     platform: Option<Platform>,
-    wants: impl Fn(&str) -> bool + Send + Sync + 'static,
+    wants: impl crate::layer::CapturePolicy + Send + Sync + 'static,
     limits: Limits,
 ) -> Result<SourceImage, Error> {
     if pull {

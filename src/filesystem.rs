@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::digest::Digest;
+use crate::layer::{Extract, Extracts};
 
 /// The kind of file at a path, as the layer tar header declared it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct FileTree {
     pub entries: BTreeMap<String, FileEntry>,
     /// Captured contents of visible regular files, by normalised path.
     pub contents: HashMap<String, Arc<[u8]>>,
+    /// Extractor results of visible regular files, by normalised path.
+    pub extracts: HashMap<String, Extracts>,
 }
 
 /// The maximum number of symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.
@@ -112,6 +115,27 @@ impl FileTree {
         self.contents
             .get(&resolved.real_path)
             .map(|bytes| &bytes[..])
+    }
+
+    /// Returns the result `extractor` kept for the visible regular file at `path` (no symlinks
+    /// followed), or `None` when it kept nothing there.
+    pub fn extract(&self, path: &str, extractor: &str) -> Option<&Extract> {
+        self.extracts
+            .get(path)?
+            .iter()
+            .find(|extract| extract.extractor == extractor)
+    }
+
+    /// Returns the visible paths that have a result from `extractor`, in path order.
+    pub fn extracted_paths(&self, extractor: &str) -> Vec<&str> {
+        let mut paths: Vec<&str> = self
+            .extracts
+            .iter()
+            .filter(|(_, results)| results.iter().any(|extract| extract.extractor == extractor))
+            .map(|(path, _)| path.as_str())
+            .collect();
+        paths.sort_unstable();
+        paths
     }
 
     /// Visible regular files whose path satisfies `predicate`, in path order.

@@ -1,13 +1,17 @@
 //! The layer walk: reads one layer blob once, as a stream, and records its entries, its digests
 //! and the contents of the files a cataloger asked for.
 //!
-//! Nothing in a layer is written to disk and a layer is never held in memory whole: only the
-//! captured file contents (each at most [`Limits::max_captured_file`]) and the entry metadata
-//! are kept. The sha256 passes run on a helper thread, and the chunks on their way to it take
-//! at most [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
+//! A layer is never held in memory whole: only the captured file contents (each at most
+//! [`Limits::max_captured_file`]), the small results of [`Extractor`]s and the entry metadata
+//! are kept. The one thing written to disk is the data of a claimed file larger than
+//! [`SPOOL_IN_MEMORY`], spooled to an anonymous temporary file while its extractors read it.
+//! The sha256 passes run on a helper thread, and the chunks on their way to it take at most
+//! [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::io::{self, Cursor, Read};
+use std::fmt;
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
@@ -80,6 +84,8 @@ pub struct LayerScan {
     pub entries: Vec<LayerEntry>,
     /// Captured contents of regular files, by normalised path, as of the last entry for a path.
     pub contents: HashMap<String, Arc<[u8]>>,
+    /// Extractor results for regular files, by normalised path, as of the last entry for a path.
+    pub extracts: HashMap<String, Extracts>,
     pub warnings: Vec<LayerWarning>,
 }
 
@@ -103,6 +109,84 @@ pub enum LayerError {
          is truncated"
     )]
     MissingEndOfArchive { size: u64 },
+}
+
+/// The number of leading bytes of a regular file that [`Extractor::claims`] receives.
+pub const HEAD_LEN: usize = 64;
+/// A claimed file up to this size is buffered in memory for its extractors. A larger one is
+/// spooled to an anonymous temporary file, which the OS deletes when it is closed.
+pub const SPOOL_IN_MEMORY: u64 = 16 * 1024 * 1024;
+/// The largest file an extractor reads. A larger claimed file gets a failed [`Extract`] instead,
+/// so the cataloger can report it.
+pub const MAX_EXTRACTED_FILE: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A file's data with random access, as an extractor reads it.
+pub trait FileData: Read + Seek {}
+
+impl<T: Read + Seek> FileData for T {}
+
+/// The result one extractor kept from one file: a value of its own type, or the reason it
+/// failed.
+pub type ExtractResult = Result<Arc<dyn Any + Send + Sync>, String>;
+
+/// The result of one extractor for one file.
+#[derive(Clone)]
+pub struct Extract {
+    /// The [`Extractor::name`] that produced it.
+    pub extractor: &'static str,
+    pub result: ExtractResult,
+}
+
+impl fmt::Debug for Extract {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Extract")
+            .field("extractor", &self.extractor)
+            .field("ok", &self.result.is_ok())
+            .finish()
+    }
+}
+
+/// The extractor results of one file, in extractor order.
+pub type Extracts = Arc<[Extract]>;
+
+/// Reads a small result out of a regular file that the layer walk streams by, for files that
+/// are found by their first bytes or are too big to capture whole (jars, ELF binaries).
+///
+/// The walk buffers a claimed file (in memory up to [`SPOOL_IN_MEMORY`], in a temporary file
+/// above it, never more than [`MAX_EXTRACTED_FILE`]) and hands it to every extractor that
+/// claimed it. Only the returned result is kept, in [`LayerScan::extracts`].
+pub trait Extractor: Send + Sync {
+    /// Returns the name results are stored under, unique among extractors.
+    fn name(&self) -> &'static str;
+
+    /// Returns whether this extractor reads the regular file at `path`, whose first bytes are `head`
+    /// (at most [`HEAD_LEN`], fewer for a short file). Called once per regular file per layer,
+    /// so it must be cheap.
+    fn claims(&self, path: &str, head: &[u8]) -> bool;
+
+    /// Reads the claimed file of `size` bytes. Returns `None` when the file contains nothing for
+    /// this extractor (an ELF file that is not a Go binary), or the result or failure to keep.
+    fn extract(&self, path: &str, data: &mut dyn FileData, size: u64) -> Option<ExtractResult>;
+}
+
+/// The policy of what the layer walk keeps from the files it streams by: whole contents by
+/// path, and extractor results for claimed files.
+pub trait CapturePolicy {
+    /// Returns whether the walk should capture the whole contents of the regular file at `path`.
+    fn wants(&self, path: &str) -> bool;
+
+    /// Returns the extractors that may claim files. Called once per layer.
+    fn extractors(&self) -> Vec<&dyn Extractor> {
+        Vec::new()
+    }
+}
+
+/// Lets a path predicate serve as a policy that captures whole files and runs no extractor.
+impl<F: Fn(&str) -> bool + ?Sized> CapturePolicy for F {
+    fn wants(&self, path: &str) -> bool {
+        self(path)
+    }
 }
 
 /// The bytes of the tar stream handed to the hashing thread per message.
@@ -207,13 +291,14 @@ impl<R: Read> Read for TarTap<R> {
 /// end, once, as a stream.
 ///
 /// Every entry is recorded by its normalised path. A regular file's contents are captured when
-/// `wants(path)` is true and its size is at most `limits.max_captured_file`. Larger wanted files
-/// get a warning instead. Whiteout and opaque markers are recognised by name alone, because
+/// `capture.wants(path)` is true and its size is at most `limits.max_captured_file`. Larger
+/// wanted files get a warning instead. A regular file that an extractor of `capture` claims is
+/// handed to that extractor, and its result is kept. Whiteout and opaque markers are recognised by name alone, because
 /// `docker save` has written them with stale link names and types. A hardlink takes the kind,
 /// size and captured contents of its target, which must come earlier in the same layer.
-pub fn scan_layer(
+pub fn scan_layer<P: CapturePolicy + ?Sized>(
     mut reader: impl Read,
-    wants: &dyn Fn(&str) -> bool,
+    capture: &P,
     limits: &Limits,
 ) -> Result<LayerScan, LayerError> {
     let prefix =
@@ -225,11 +310,14 @@ pub fn scan_layer(
         })?;
     let compression = compression::detect(&prefix);
     let stored = Cursor::new(prefix).chain(reader);
+    let wants = |path: &str| capture.wants(path);
     let mut walk = Walk {
-        wants,
+        wants: &wants,
+        extractors: capture.extractors(),
         limits,
         entries: Vec::new(),
         contents: HashMap::new(),
+        extracts: HashMap::new(),
         warnings: Vec::new(),
         latest: HashMap::new(),
     };
@@ -269,6 +357,7 @@ pub fn scan_layer(
         compression,
         entries: walk.entries,
         contents: walk.contents,
+        extracts: walk.extracts,
         warnings: walk.warnings,
     })
 }
@@ -317,9 +406,11 @@ fn walk_stream(
 /// The state of one layer walk.
 struct Walk<'a> {
     wants: &'a dyn Fn(&str) -> bool,
+    extractors: Vec<&'a dyn Extractor>,
     limits: &'a Limits,
     entries: Vec<LayerEntry>,
     contents: HashMap<String, Arc<[u8]>>,
+    extracts: HashMap<String, Extracts>,
     warnings: Vec<LayerWarning>,
     /// Index into `entries` of the latest entry for each path, for hardlink targets.
     latest: HashMap<String, usize>,
@@ -424,6 +515,7 @@ impl Walk<'_> {
                 })?;
         } else {
             self.contents.remove(&path);
+            self.extracts.remove(&path);
         }
         self.push(LayerEntry {
             path,
@@ -437,14 +529,14 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// Reads the entry's data when a cataloger wants it and it fits the limit. Data not read
-    /// here is skipped by the tar reader without being stored.
+    /// Reads the entry's data when a cataloger wants it and it fits the limit, and runs the
+    /// extractors that claim it. Data not read here is skipped by the tar reader without being
+    /// stored.
     fn capture(&mut self, data: &mut impl Read, path: &str, size: u64) -> io::Result<()> {
         self.contents.remove(path);
-        if !(self.wants)(path) {
-            return Ok(());
-        }
-        if size > self.limits.max_captured_file {
+        self.extracts.remove(path);
+        let mut keep_whole = (self.wants)(path);
+        if keep_whole && size > self.limits.max_captured_file {
             self.warnings.push(LayerWarning {
                 path: path.to_owned(),
                 message: format!(
@@ -453,12 +545,83 @@ impl Walk<'_> {
                     self.limits.max_captured_file
                 ),
             });
+            keep_whole = false;
+        }
+        if !keep_whole && self.extractors.is_empty() {
             return Ok(());
         }
-        let mut bytes = Vec::with_capacity(size as usize);
-        data.take(size).read_to_end(&mut bytes)?;
-        self.contents.insert(path.to_owned(), Arc::from(bytes));
+
+        let mut head = Vec::with_capacity(HEAD_LEN);
+        data.by_ref()
+            .take(size.min(HEAD_LEN as u64))
+            .read_to_end(&mut head)?;
+        let claimed: Vec<&dyn Extractor> = self
+            .extractors
+            .iter()
+            .copied()
+            .filter(|extractor| extractor.claims(path, &head))
+            .collect();
+        if keep_whole {
+            let mut bytes = head;
+            bytes.reserve(size as usize - bytes.len());
+            data.by_ref()
+                .take(size - bytes.len() as u64)
+                .read_to_end(&mut bytes)?;
+            if !claimed.is_empty() {
+                let results = run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size);
+                self.keep_extracts(path, results);
+            }
+            self.contents.insert(path.to_owned(), Arc::from(bytes));
+            return Ok(());
+        }
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        if size > MAX_EXTRACTED_FILE {
+            let reason = format!(
+                "file of {size} bytes is larger than the extraction limit of \
+                 {MAX_EXTRACTED_FILE} bytes, so it was not read"
+            );
+            let results = claimed
+                .iter()
+                .map(|extractor| Extract {
+                    extractor: extractor.name(),
+                    result: Err(reason.clone()),
+                })
+                .collect();
+            self.keep_extracts(path, results);
+            return Ok(());
+        }
+        let results = if size <= SPOOL_IN_MEMORY {
+            let mut bytes = head;
+            bytes.reserve(size as usize - bytes.len());
+            data.by_ref()
+                .take(size - bytes.len() as u64)
+                .read_to_end(&mut bytes)?;
+            run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size)
+        } else {
+            match spool_to_file(&head, data, size)? {
+                Ok(spool) => {
+                    let mut spool = io::BufReader::with_capacity(64 * 1024, spool);
+                    run_extractors(&claimed, path, &mut spool, size)
+                }
+                Err(reason) => claimed
+                    .iter()
+                    .map(|extractor| Extract {
+                        extractor: extractor.name(),
+                        result: Err(reason.clone()),
+                    })
+                    .collect(),
+            }
+        };
+        self.keep_extracts(path, results);
         Ok(())
+    }
+
+    fn keep_extracts(&mut self, path: &str, results: Vec<Extract>) {
+        if !results.is_empty() {
+            self.extracts.insert(path.to_owned(), Arc::from(results));
+        }
     }
 
     fn push_hardlink(&mut self, path: String, raw_target: &str, mode: u32, uid: u64, gid: u64) {
@@ -472,6 +635,7 @@ impl Walk<'_> {
             }) if *kind != FileKind::Directory => (kind.clone(), *size),
             _ => {
                 self.contents.remove(&path);
+                self.extracts.remove(&path);
                 self.warnings.push(LayerWarning {
                     path: path.clone(),
                     message: format!(
@@ -491,6 +655,14 @@ impl Walk<'_> {
                 return;
             }
         };
+        match self.extracts.get(&target).cloned() {
+            Some(results) => {
+                self.extracts.insert(path.clone(), results);
+            }
+            None => {
+                self.extracts.remove(&path);
+            }
+        }
         match self.contents.get(&target).cloned() {
             Some(bytes) => {
                 self.contents.insert(path.clone(), bytes);
@@ -535,6 +707,74 @@ impl Walk<'_> {
         self.latest.insert(entry.path.clone(), self.entries.len());
         self.entries.push(entry);
     }
+}
+
+/// Copies a claimed file (its `head`, already read, then the rest of `data`) to an anonymous
+/// temporary file. A failure to read `data` is an error of the layer. A failure to write the
+/// temporary file (a full disk, for instance) is returned as the inner error, so only this
+/// file is lost and the tar reader skips the rest of its data.
+fn spool_to_file(
+    head: &[u8],
+    data: &mut impl Read,
+    size: u64,
+) -> io::Result<Result<std::fs::File, String>> {
+    let spool_error = |error: io::Error| {
+        format!("failed to write the file to a temporary file for reading: {error}")
+    };
+    let mut spool = match tempfile::tempfile() {
+        Ok(spool) => spool,
+        Err(error) => return Ok(Err(spool_error(error))),
+    };
+    if let Err(error) = spool.write_all(head) {
+        return Ok(Err(spool_error(error)));
+    }
+    let mut remaining = size - head.len() as u64;
+    let mut buffer = vec![0; 256 * 1024];
+    while remaining > 0 {
+        let chunk = buffer.len().min(remaining as usize);
+        let read = data.read(&mut buffer[..chunk])?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the tar entry ends before its declared size",
+            ));
+        }
+        if let Err(error) = spool.write_all(&buffer[..read]) {
+            return Ok(Err(spool_error(error)));
+        }
+        remaining -= read as u64;
+    }
+    Ok(Ok(spool))
+}
+
+/// Runs each claiming extractor over `data` from its start. An extractor that panics loses its
+/// result for this file only, and the failure is kept as its result.
+fn run_extractors(
+    claimed: &[&dyn Extractor],
+    path: &str,
+    data: &mut dyn FileData,
+    size: u64,
+) -> Vec<Extract> {
+    let mut results = Vec::new();
+    for extractor in claimed {
+        let outcome = data
+            .seek(SeekFrom::Start(0))
+            .map_err(|error| error.to_string());
+        let result = match outcome {
+            Ok(_) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                extractor.extract(path, &mut *data, size)
+            }))
+            .unwrap_or_else(|_| Some(Err("internal error while reading the file".to_owned()))),
+            Err(error) => Some(Err(format!("failed to rewind the buffered file: {error}"))),
+        };
+        if let Some(result) = result {
+            results.push(Extract {
+                extractor: extractor.name(),
+                result,
+            });
+        }
+    }
+    results
 }
 
 /// Splits a normalised path into its parent (empty for a top-level name) and basename.

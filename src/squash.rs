@@ -16,7 +16,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::filesystem::{FileEntry, FileKind, FileTree};
-use crate::layer::{LayerEntry, LayerEntryKind, LayerScan};
+use crate::layer::{Extracts, LayerEntry, LayerEntryKind, LayerScan};
 
 /// Mode given to a parent directory that a layer implies but does not list.
 const IMPLIED_DIRECTORY_MODE: u32 = 0o755;
@@ -52,14 +52,18 @@ impl Squasher {
         // last entry for the path is applied last, so looking the capture up for every
         // occurrence leaves the right bytes in the tree.
         let contents = scan.contents;
+        let extracts = scan.extracts;
         for entry in scan.entries {
             let LayerEntryKind::File(kind) = entry.kind else {
                 continue;
             };
-            let captured = if kind == FileKind::Regular {
-                contents.get(&entry.path).cloned()
+            let (captured, extracted) = if kind == FileKind::Regular {
+                (
+                    contents.get(&entry.path).cloned(),
+                    extracts.get(&entry.path).cloned(),
+                )
             } else {
-                None
+                (None, None)
             };
             self.insert(
                 layer,
@@ -68,6 +72,7 @@ impl Squasher {
                     ..entry
                 },
                 captured,
+                extracted,
             );
         }
     }
@@ -77,7 +82,13 @@ impl Squasher {
         self.tree
     }
 
-    fn insert(&mut self, layer: usize, entry: LayerEntry, captured: Option<Arc<[u8]>>) {
+    fn insert(
+        &mut self,
+        layer: usize,
+        entry: LayerEntry,
+        captured: Option<Arc<[u8]>>,
+        extracted: Option<Extracts>,
+    ) {
         let LayerEntryKind::File(kind) = entry.kind else {
             return;
         };
@@ -96,6 +107,14 @@ impl Squasher {
             }
             None => {
                 self.tree.contents.remove(&entry.path);
+            }
+        }
+        match extracted {
+            Some(results) => {
+                self.tree.extracts.insert(entry.path.clone(), results);
+            }
+            None => {
+                self.tree.extracts.remove(&entry.path);
             }
         }
         self.tree.entries.insert(
@@ -130,6 +149,7 @@ impl Squasher {
                     let replaced = current.to_owned();
                     self.tree.entries.remove(&replaced);
                     self.tree.contents.remove(&replaced);
+                    self.tree.extracts.remove(&replaced);
                     missing.push(replaced);
                 }
                 None => missing.push(current.to_owned()),
@@ -155,6 +175,7 @@ impl Squasher {
     fn remove_with_subtree(&mut self, path: &str) {
         self.tree.entries.remove(path);
         self.tree.contents.remove(path);
+        self.tree.extracts.remove(path);
         self.remove_children(path);
     }
 
@@ -176,6 +197,7 @@ impl Squasher {
         for path in doomed {
             self.tree.entries.remove(&path);
             self.tree.contents.remove(&path);
+            self.tree.extracts.remove(&path);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Package catalogers and the package model they produce.
 //!
-//! A cataloger declares which file contents it needs ([`Cataloger::wants`]); the layer walk
+//! A cataloger declares which file contents it needs ([`Cataloger::wants`]) and may claim files
+//! by their first bytes through an [`Extractor`] ([`Cataloger::extractor`]). The layer walk
 //! captures exactly those while it streams the image, and after squashing each cataloger reads
 //! them from the [`FileTree`]. Catalogers never touch the image source themselves.
 
@@ -8,6 +9,8 @@ pub mod apk;
 pub mod cpe;
 pub mod distro;
 pub mod dpkg;
+pub mod golang;
+pub mod java;
 pub mod license;
 pub mod npm;
 pub mod package;
@@ -15,10 +18,14 @@ pub mod purl;
 pub mod python;
 pub mod registry;
 pub mod rpm;
+pub mod rust;
 
 pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
 
+use std::sync::Arc;
+
 use crate::filesystem::FileTree;
+use crate::layer::{CapturePolicy, Extractor};
 
 /// Facts about the image that catalogers share, found before packages are cataloged.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +54,13 @@ pub trait Cataloger: Send + Sync {
     /// it must be cheap.
     fn wants(&self, path: &str) -> bool;
 
+    /// Returns the extractor that reads this cataloger's files by claim, for files found by
+    /// their first bytes or too big to capture whole. Its results are in
+    /// [`FileTree::extracts`] under [`Extractor::name`].
+    fn extractor(&self) -> Option<&dyn Extractor> {
+        None
+    }
+
     /// Catalogs packages from the squashed tree. A broken database becomes a warning in
     /// `warnings`; the packages that could be read are still returned.
     fn catalog(
@@ -62,4 +76,23 @@ pub trait Cataloger: Send + Sync {
 pub struct Catalog {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
+}
+
+/// The capture policy of a set of catalogers: the files distro detection or any cataloger
+/// wants whole, and every cataloger's extractor.
+pub struct CatalogerCapture {
+    pub catalogers: Arc<Vec<Box<dyn Cataloger>>>,
+}
+
+impl CapturePolicy for CatalogerCapture {
+    fn wants(&self, path: &str) -> bool {
+        registry::wants_any(&self.catalogers, path)
+    }
+
+    fn extractors(&self) -> Vec<&dyn Extractor> {
+        self.catalogers
+            .iter()
+            .filter_map(|cataloger| cataloger.extractor())
+            .collect()
+    }
 }

@@ -6,9 +6,12 @@ use crate::filesystem::FileTree;
 
 use super::apk::ApkCataloger;
 use super::dpkg::DpkgCataloger;
+use super::golang::GoBinaryCataloger;
+use super::java::JavaArchiveCataloger;
 use super::npm::NpmCataloger;
 use super::python::PythonCataloger;
 use super::rpm::RpmCataloger;
+use super::rust::CargoAuditableCataloger;
 use super::{Catalog, CatalogWarning, Cataloger, Environment, Evidence, Location, Package};
 use super::{License, distro};
 
@@ -20,6 +23,9 @@ pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(RpmCataloger),
         Box::new(PythonCataloger),
         Box::new(NpmCataloger),
+        Box::new(JavaArchiveCataloger),
+        Box::new(GoBinaryCataloger),
+        Box::new(CargoAuditableCataloger),
     ]
 }
 

@@ -31,6 +31,7 @@ use super::oci::{
 use super::{Limits, Platform, RawManifest, SourceImage};
 use crate::digest::Digest;
 use crate::filesystem::normalize_path;
+use crate::layer::CapturePolicy;
 use crate::layer::{LayerError, LayerScan, scan_layer};
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
@@ -116,7 +117,7 @@ type Worker<'scope> = (
 fn read_members(
     reader: impl Read,
     description: &str,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<ArchiveContents, SourceError> {
     let mut contents = ArchiveContents {
@@ -323,7 +324,7 @@ impl ArchiveContents {
         member: &str,
         referrer: &str,
         keep: bool,
-        wants: &dyn Fn(&str) -> bool,
+        wants: &dyn CapturePolicy,
     ) -> Result<(String, LayerScan), SourceError> {
         let key = self.resolve(member);
         let corrupt = |source| SourceError::LayerCorrupt {
@@ -455,7 +456,7 @@ pub fn read_docker_archive(
     description: String,
     reference: Option<&str>,
     platform: Option<&Platform>,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
     let mut contents = read_members(reader, &description, wants, limits)?;
@@ -531,7 +532,7 @@ pub fn read_docker_archive_file(
     path: &Path,
     reference: Option<&str>,
     platform: Option<&Platform>,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
     let file = open_archive(path)?;
@@ -546,7 +547,7 @@ pub fn read_oci_archive(
     description: String,
     reference: Option<&str>,
     platform: Option<&Platform>,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
     let contents = read_members(reader, &description, wants, limits)?;
@@ -561,7 +562,7 @@ pub fn read_oci_archive_file(
     path: &Path,
     reference: Option<&str>,
     platform: Option<&Platform>,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
     let file = open_archive(path)?;
@@ -601,7 +602,7 @@ fn image_from_oci_layout(
     mut contents: ArchiveContents,
     reference: Option<&str>,
     platform: Option<&Platform>,
-    wants: &dyn Fn(&str) -> bool,
+    wants: &dyn CapturePolicy,
 ) -> Result<SourceImage, SourceError> {
     let index_bytes = contents.json_member("index.json", "the archive")?.to_vec();
     let selected = oci::select_manifest(&contents, &index_bytes, reference, platform)?;

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::error::SourceError;
 use super::{Compression, LayerInfo, Limits, Platform, RawManifest, SourceImage};
 use crate::digest::Digest;
+use crate::layer::CapturePolicy;
 use crate::layer::{LayerScan, scan_layer};
 use crate::squash::Squasher;
 
@@ -702,7 +703,7 @@ pub fn read_oci_dir(
     path: &Path,
     reference: Option<&str>,
     platform: Option<&Platform>,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
     let description = format!("oci-dir:{}", path.display());
@@ -769,7 +770,7 @@ pub fn read_oci_dir(
 fn scan_directory_layers(
     store: &DirectoryStore,
     selected: &SelectedManifest,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<Vec<ScannedLayer>, SourceError> {
     let descriptors = selected.parsed.layers();
@@ -835,7 +836,7 @@ fn scan_directory_layer(
     store: &DirectoryStore,
     descriptor: &Descriptor,
     referrer: &str,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<ScannedLayer, SourceError> {
     let digest = descriptor_digest(descriptor, &store.description)?;

@@ -23,6 +23,7 @@ use oci_spec::image::ImageManifest;
 
 use crate::digest::Digest;
 use crate::image::manifest::{DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST};
+use crate::layer::CapturePolicy;
 use crate::secret::Secret;
 use crate::source::{Limits, Platform, RawManifest, SourceImage};
 
@@ -504,7 +505,7 @@ fn map_error_in(
 pub fn read_layers(
     image: RegistryImage,
     description: String,
-    wants: &(dyn Fn(&str) -> bool + Sync),
+    wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, crate::source::error::SourceError> {
     use crate::source::error::SourceError;
