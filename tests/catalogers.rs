@@ -13,11 +13,12 @@ use inline_scan::dir_tree;
 use inline_scan::filesystem::FileTree;
 use serde_json::Value;
 
-const OUR_CATALOGERS: [&str; 4] = [
+const OUR_CATALOGERS: [&str; 5] = [
     "dpkg-db-cataloger",
     "apk-db-cataloger",
     "python-installed-package-cataloger",
     "javascript-package-cataloger",
+    "ruby-installed-gemspec-cataloger",
 ];
 
 fn fixtures() -> PathBuf {
@@ -215,6 +216,11 @@ fn npm_cases_match_syft() {
 }
 
 #[test]
+fn ruby_cases_match_syft() {
+    compare_ecosystem("ruby");
+}
+
+#[test]
 fn distro_cases_match_syft() {
     let mut problems = Vec::new();
     for case in cases("distro") {
@@ -282,7 +288,7 @@ fn cpes_match_syft_outside_tables() {
     ];
     let mut compared = 0;
     let mut problems = Vec::new();
-    for ecosystem in ["dpkg", "apk", "python", "npm"] {
+    for ecosystem in ["dpkg", "apk", "python", "npm", "ruby"] {
         for case in cases(ecosystem) {
             let (catalog, _) = scan(ecosystem, &case);
             for artifact in reference_packages(ecosystem, &case) {
@@ -370,7 +376,7 @@ fn dpkg_supporting_files_and_layer() {
 #[test]
 fn metadata_matches_syft_shape() {
     let mut problems = Vec::new();
-    for ecosystem in ["dpkg", "apk", "python", "npm"] {
+    for ecosystem in ["dpkg", "apk", "python", "npm", "ruby"] {
         for case in cases(ecosystem) {
             let (catalog, _) = scan(ecosystem, &case);
             for artifact in reference_packages(ecosystem, &case) {

@@ -204,6 +204,19 @@ fn vendors(package: &Package, products: &CandidateSet) -> CandidateSet {
                 }
             }
         }
+        PackageType::Gem => {
+            // syft 1.18.1 keeps only authors whose names are plain ASCII, as `first-last`.
+            if let Some(authors) = package.metadata.get("authors").and_then(|v| v.as_array()) {
+                for author in authors.iter().filter_map(|value| value.as_str()) {
+                    let vendor = person_vendor(author).replace('_', "-");
+                    if !vendor.is_empty() && vendor.is_ascii() {
+                        vendors.add(vendor, true, false);
+                    }
+                }
+            }
+            vendors.add("ruby-lang", true, false);
+            vendors.add("ruby", false, false);
+        }
         _ => {}
     }
     vendors.add_delimiter_variations();

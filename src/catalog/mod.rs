@@ -15,6 +15,7 @@ pub mod purl;
 pub mod python;
 pub mod registry;
 pub mod rpm;
+pub mod ruby;
 
 pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
 

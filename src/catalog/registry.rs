@@ -9,6 +9,7 @@ use super::dpkg::DpkgCataloger;
 use super::npm::NpmCataloger;
 use super::python::PythonCataloger;
 use super::rpm::RpmCataloger;
+use super::ruby::GemspecCataloger;
 use super::{Catalog, CatalogWarning, Cataloger, Environment, Evidence, Location, Package};
 use super::{License, distro};
 
@@ -20,6 +21,7 @@ pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(RpmCataloger),
         Box::new(PythonCataloger),
         Box::new(NpmCataloger),
+        Box::new(GemspecCataloger),
     ]
 }
 
