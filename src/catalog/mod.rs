@@ -14,6 +14,7 @@ pub mod package;
 pub mod purl;
 pub mod python;
 pub mod registry;
+pub mod relationships;
 pub mod rpm;
 pub mod ruby;
 
@@ -63,4 +64,6 @@ pub trait Cataloger: Send + Sync {
 pub struct Catalog {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
+    /// Relationships among `packages`, and between them and the image's files.
+    pub relationships: relationships::Relationships,
 }

@@ -8,6 +8,7 @@ use super::apk::ApkCataloger;
 use super::dpkg::DpkgCataloger;
 use super::npm::NpmCataloger;
 use super::python::PythonCataloger;
+use super::relationships::{self, Relationships};
 use super::rpm::RpmCataloger;
 use super::ruby::GemspecCataloger;
 use super::{Catalog, CatalogWarning, Cataloger, Environment, Evidence, Location, Package};
@@ -47,7 +48,8 @@ pub fn location(tree: &FileTree, path: &str, evidence: Evidence) -> Option<Locat
 /// Detects the distro, runs every cataloger and returns the packages sorted by type, name,
 /// version and first location, with duplicates merged. Packages are duplicates when they
 /// agree on everything but their locations, such as the same package.json in two places.
-/// The merged package keeps every location.
+/// The merged package keeps every location. Packages found in binaries that an OS package
+/// owns are dropped, and the relationships are computed on the packages that remain.
 pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<CatalogWarning>) {
     let env = Environment {
         distro: distro::detect(tree),
@@ -96,9 +98,16 @@ pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<
             .then_with(|| a.version.cmp(&b.version))
             .then_with(|| first_path(a).cmp(first_path(b)))
     });
+    let (packages, overlaps) = relationships::remove_owned_binaries(packages);
+    let relationships = Relationships {
+        dependency_of: relationships::dependencies(&packages),
+        contains: relationships::owned_files(tree, &packages),
+        overlaps,
+    };
     let catalog = Catalog {
         distro: env.distro,
         packages,
+        relationships,
     };
     (catalog, warnings)
 }
