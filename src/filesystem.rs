@@ -50,6 +50,19 @@ pub struct FileTree {
     pub entries: BTreeMap<String, FileEntry>,
     /// Captured contents of visible regular files, by normalised path.
     pub contents: HashMap<String, Arc<[u8]>>,
+    /// Entries an upper layer replaced or deleted, kept so each layer's own view can be
+    /// rebuilt for `--scope all-layers`. Regular files are kept only when their contents
+    /// were captured.
+    pub retired: Vec<RetiredEntry>,
+}
+
+/// An entry that was visible from its own layer up to, but not including, `removed_at`.
+#[derive(Debug, Clone)]
+pub struct RetiredEntry {
+    pub entry: FileEntry,
+    pub contents: Option<Arc<[u8]>>,
+    /// Index of the layer that replaced or deleted the entry.
+    pub removed_at: usize,
 }
 
 /// The maximum number of symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::anchore::{Connection, WaitPolicy};
+use crate::catalog::registry::Scope;
 use crate::cli::{AnalyzeArgs, AnchoreArgs, TimeoutArgs};
 use crate::digest::Digest;
 use crate::image::IdentityOptions;
@@ -83,6 +84,8 @@ pub struct Settings {
     pub wait: WaitPolicy,
     /// `--fail-on-policy`: exit 3 when the policy evaluation fails.
     pub fail_on_policy: bool,
+    /// `--scope`: the file systems the catalogers read.
+    pub scope: Scope,
     /// `--sbom-out` targets, each with its format.
     pub sbom_outputs: Vec<SbomOutput>,
     /// The creation time written into every SBOM (`SOURCE_DATE_EPOCH` when set).
@@ -199,6 +202,7 @@ impl Settings {
             force: args.anchore.force,
             wait: wait_policy(&args.anchore, &args.timeouts),
             fail_on_policy: args.anchore.fail_on_policy,
+            scope: args.scope,
             sbom_outputs,
             sbom_created,
             report: args.output.report,

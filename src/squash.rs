@@ -15,7 +15,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::filesystem::{FileEntry, FileKind, FileTree};
+use crate::filesystem::{FileEntry, FileKind, FileTree, RetiredEntry};
 use crate::layer::{LayerEntry, LayerEntryKind, LayerScan};
 
 /// Mode given to a parent directory that a layer implies but does not list.
@@ -25,6 +25,8 @@ const IMPLIED_DIRECTORY_MODE: u32 = 0o755;
 #[derive(Debug, Default)]
 pub struct Squasher {
     tree: FileTree,
+    /// Index of the layer being applied.
+    current: usize,
 }
 
 impl Squasher {
@@ -36,6 +38,7 @@ impl Squasher {
     /// [`FileTree::layers`] is the number of layers added before it.
     pub fn add_layer(&mut self, scan: LayerScan) {
         let layer = self.tree.layers.len();
+        self.current = layer;
         self.tree.layers.push(scan.diff_id);
 
         // Markers only ever act on lower layers, so they all go first, wherever they sit in
@@ -90,13 +93,9 @@ impl Squasher {
         }
         self.ensure_parents(&entry.path, layer);
 
-        match captured {
-            Some(bytes) => {
-                self.tree.contents.insert(entry.path.clone(), bytes);
-            }
-            None => {
-                self.tree.contents.remove(&entry.path);
-            }
+        self.retire(&entry.path);
+        if let Some(bytes) = captured {
+            self.tree.contents.insert(entry.path.clone(), bytes);
         }
         self.tree.entries.insert(
             entry.path.clone(),
@@ -128,8 +127,7 @@ impl Squasher {
                 Some(existing) if existing.kind == FileKind::Directory => break,
                 Some(_) => {
                     let replaced = current.to_owned();
-                    self.tree.entries.remove(&replaced);
-                    self.tree.contents.remove(&replaced);
+                    self.retire(&replaced);
                     missing.push(replaced);
                 }
                 None => missing.push(current.to_owned()),
@@ -153,9 +151,26 @@ impl Squasher {
     }
 
     fn remove_with_subtree(&mut self, path: &str) {
-        self.tree.entries.remove(path);
-        self.tree.contents.remove(path);
+        self.retire(path);
         self.remove_children(path);
+    }
+
+    /// Removes the entry at `path` from the visible tree and records it in
+    /// [`FileTree::retired`], unless it is a regular file whose contents were not captured.
+    fn retire(&mut self, path: &str) {
+        let Some(entry) = self.tree.entries.remove(path) else {
+            return;
+        };
+        let contents = self.tree.contents.remove(path);
+        // An entry replaced within its own layer was never visible in any layer's view.
+        if entry.layer == self.current || (entry.kind == FileKind::Regular && contents.is_none()) {
+            return;
+        }
+        self.tree.retired.push(RetiredEntry {
+            entry,
+            contents,
+            removed_at: self.current,
+        });
     }
 
     /// Removes every entry strictly below `directory` (`/` for the root).
@@ -174,8 +189,33 @@ impl Squasher {
             .cloned()
             .collect();
         for path in doomed {
-            self.tree.entries.remove(&path);
-            self.tree.contents.remove(&path);
+            self.retire(&path);
         }
     }
+}
+
+/// Rebuilds the file system as it was once layer `layer` had been applied: the visible
+/// entries of that layer and the ones below it, and the entries upper layers replaced or
+/// deleted. Layer `layer` is the top layer of the view.
+pub fn layer_view(tree: &FileTree, layer: usize) -> FileTree {
+    let mut view = FileTree {
+        layers: tree.layers[..=layer.min(tree.layers.len().saturating_sub(1))].to_vec(),
+        ..FileTree::default()
+    };
+    for entry in tree.entries.values().filter(|entry| entry.layer <= layer) {
+        if let Some(bytes) = tree.contents.get(&entry.path) {
+            view.contents.insert(entry.path.clone(), bytes.clone());
+        }
+        view.entries.insert(entry.path.clone(), entry.clone());
+    }
+    for retired in &tree.retired {
+        if retired.entry.layer <= layer && layer < retired.removed_at {
+            let path = &retired.entry.path;
+            if let Some(bytes) = &retired.contents {
+                view.contents.insert(path.clone(), bytes.clone());
+            }
+            view.entries.insert(path.clone(), retired.entry.clone());
+        }
+    }
+    view
 }

@@ -479,18 +479,19 @@ fn missing_fields_and_empty_files_warn_without_panic() {
 }
 
 #[test]
-fn duplicate_package_json_merges_locations() {
+fn duplicate_package_json_stays_two_packages() {
     let manifest =
         fs::read(fixtures().join("npm/installed-tree/node_modules/once/package.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a/node_modules/once/package.json", &manifest);
     write(dir.path(), "b/node_modules/once/package.json", &manifest);
     let (catalog, _) = scan_dir(dir.path());
-    assert_eq!(catalog.packages.len(), 1);
-    let paths: Vec<&str> = catalog.packages[0]
-        .locations
+    // syft 1.18.1 reports one package per install location, so each copy can be found.
+    assert_eq!(catalog.packages.len(), 2);
+    let paths: Vec<&str> = catalog
+        .packages
         .iter()
-        .map(|l| l.path.as_str())
+        .flat_map(|p| p.locations.iter().map(|l| l.path.as_str()))
         .collect();
     assert_eq!(
         paths,

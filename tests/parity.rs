@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use inline_scan::catalog::registry::{default_catalogers, run, wants_any};
+use inline_scan::catalog::registry::{Scope, default_catalogers, run, wants_any};
 use inline_scan::catalog::relationships::is_binary_evidence;
 use inline_scan::catalog::{Catalog, Evidence, Location, Package, PackageType};
 use inline_scan::digest::Digest;
@@ -441,4 +441,100 @@ fn owned_binary_package_is_dropped() {
     assert_eq!(overlaps[0].files, ["/usr/bin/tool"]);
     assert_eq!(catalog.relationships.contains.len(), 1);
     assert_eq!(catalog.relationships.contains[0].1.path, "/usr/bin/tool");
+}
+
+/// (type, name, version, sorted `path@diffID` of every location) of each package.
+type Placed = (String, String, String, Vec<String>);
+
+fn reference_placed(reference: &Value, ours: &BTreeSet<&str>) -> BTreeSet<Placed> {
+    reference["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| ours.contains(a["foundBy"].as_str().unwrap()))
+        .map(|a| {
+            let mut places: Vec<String> = a["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}@{}",
+                        l["path"].as_str().unwrap(),
+                        l["layerID"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            places.sort();
+            let text = |key: &str| a[key].as_str().unwrap_or("").to_owned();
+            (text("type"), text("name"), text("version"), places)
+        })
+        .collect()
+}
+
+fn our_placed(catalog: &Catalog) -> BTreeSet<Placed> {
+    catalog
+        .packages
+        .iter()
+        .map(|p| {
+            let mut places: Vec<String> = p
+                .locations
+                .iter()
+                .map(|l| format!("{}@{}", l.path, l.layer_id))
+                .collect();
+            places.sort();
+            (
+                p.kind.as_str().to_owned(),
+                p.name.clone(),
+                p.version.clone(),
+                places,
+            )
+        })
+        .collect()
+}
+
+fn check_all_layers(tarball: &str, reference: &str) -> Catalog {
+    let catalogers = default_catalogers();
+    let wants = |path: &str| wants_any(&catalogers, path);
+    let path = root().join("images").join(tarball);
+    let image = read_docker_archive_file(&path, None, None, &wants, &Limits::default()).unwrap();
+    let (catalog, _) = Scope::AllLayers.run(&image.tree, &catalogers);
+    let reference = read_json(&root().join("images/syft").join(reference));
+    let names = our_cataloger_names();
+    assert_eq!(
+        our_placed(&catalog),
+        reference_placed(&reference, &names),
+        "{tarball}: all-layers packages and locations"
+    );
+    catalog
+}
+
+#[test]
+fn all_layers_multilayer_matches_syft() {
+    let catalog = check_all_layers(
+        "multilayer-whiteout.docker.tar",
+        "multilayer-whiteout.docker-archive.all-layers.syft.json",
+    );
+    // The squashed scope sees only the top versions of left-pad and ms.
+    let versions: Vec<&str> = catalog
+        .packages
+        .iter()
+        .filter(|p| p.name == "left-pad")
+        .map(|p| p.version.as_str())
+        .collect();
+    assert_eq!(versions, ["1.2.0", "1.3.0", "1.3.0"]);
+}
+
+#[test]
+fn all_layers_rpm_matches_syft() {
+    let catalog = check_all_layers(
+        "rpm-sqlite.docker.tar",
+        "rpm-sqlite.docker-archive.all-layers.syft.json",
+    );
+    let hello = catalog
+        .packages
+        .iter()
+        .find(|p| p.name == "sbom-hello")
+        .unwrap();
+    assert_eq!(hello.locations.len(), 2, "one database per layer");
 }
