@@ -268,6 +268,29 @@ fn check_image(tarball: &str, reference: &str) {
         "{tarball}: syft found no packages of ours"
     );
     assert_eq!(ours, theirs, "{tarball}: packages");
+    for artifact in reference["artifacts"].as_array().unwrap() {
+        let name = artifact["name"].as_str().unwrap();
+        let version = artifact["version"].as_str().unwrap();
+        let Some(package) = catalog
+            .packages
+            .iter()
+            .find(|p| p.name == name && p.version == version)
+        else {
+            continue;
+        };
+        let want: Vec<(&str, &str)> = artifact["cpes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["cpe"].as_str().unwrap(), c["source"].as_str().unwrap()))
+            .collect();
+        let got: Vec<(&str, &str)> = package
+            .cpes
+            .iter()
+            .map(|c| (c.cpe.as_str(), c.source))
+            .collect();
+        assert_eq!(got, want, "{tarball}: CPEs of {name}");
+    }
     assert_eq!(
         our_dependencies(&catalog),
         reference_dependencies(&reference, &names),
