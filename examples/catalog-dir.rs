@@ -4,6 +4,7 @@
 //!
 //! Usage: `cargo run --example catalog-dir -- DIR`
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,9 +62,13 @@ fn main() -> ExitCode {
         "dependencies": dependencies,
         "catalogers": names,
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&document).expect("JSON serializes")
-    );
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut stdout, &document)
+        .map_err(std::io::Error::from)
+        .and_then(|()| stdout.write_all(b"\n"));
+    if let Err(error) = written {
+        eprintln!("catalog-dir: could not write to standard output: {error}");
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
 }

@@ -13,8 +13,9 @@ import collections
 import json
 import sys
 
-# Differences that stay, because syft 1.18.1 is wrong or lacks data we have. Each entry:
-# (input label, package type, package name, what differs, why, test that checks our side).
+# Differences that stay, because syft 1.18.1 is wrong or uses a table inline-scan does not
+# carry. Each entry: (input label, package type, package name, what differs, reason, test
+# that checks our side).
 KNOWN = [
     (
         "rpm/mariner-manifest",
@@ -104,7 +105,11 @@ def known_reason(label, kind, name, what):
 
 
 def compare(label, syft, ours):
-    """Compare one input and return (rows, differences, skipped, edge counts)."""
+    """Compare one input.
+
+    Return the counts per package type, the differences, the syft packages of catalogers we
+    do not run (per cataloger) and the dependency edge counts (both, only syft, only ours).
+    """
     mine = our_catalogers(ours)
     theirs_all = packages(syft)
     theirs = {k: v for k, v in theirs_all.items() if v[0]["foundBy"] in mine}

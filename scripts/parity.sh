@@ -21,7 +21,7 @@ images_cache="${INLINE_SCAN_IMAGES_DIR:-/tmp/inline-scan-images}"
 
 log() { echo "parity: $*" >&2; }
 
-# syft asks its release server for a newer version unless told not to.
+# Without this, syft contacts its release server to look for a newer version.
 export SYFT_CHECK_FOR_APP_UPDATE=false
 
 if ! "$venv/bin/syft" version 2>/dev/null | grep -q "^Version: *$syft_version\$"; then

@@ -152,7 +152,7 @@ pub struct AnalyzeArgs {
     )]
     pub registry_password_stdin: bool,
 
-    /// Which file system to catalog: squashed (what a container sees) or all-layers (also
+    /// Which file system to catalog: squashed (the one a container runs on) or all-layers (also
     /// the files that upper layers replaced or deleted, each package with its layer).
     #[arg(
         long,

@@ -538,7 +538,7 @@ fn all_layers_multilayer_matches_syft() {
         "multilayer-whiteout.docker.tar",
         "multilayer-whiteout.docker-archive.all-layers.syft.json",
     );
-    // The squashed scope sees only the top versions of left-pad and ms.
+    // The squashed scope reports only the top versions of left-pad and ms.
     let versions: Vec<&str> = catalog
         .packages
         .iter()

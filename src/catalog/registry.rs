@@ -15,10 +15,10 @@ use super::ruby::GemspecCataloger;
 use super::{Catalog, CatalogWarning, Cataloger, Environment, Evidence, Location, Package};
 use super::{License, distro};
 
-/// Which file systems of an image are cataloged, named as syft's `--scope` values.
+/// The file systems of an image that are cataloged, named as syft's `--scope` values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scope {
-    /// The squashed file system a container sees.
+    /// The squashed file system, as a container runs on it.
     #[default]
     Squashed,
     /// Every layer's own files as well, so packages that an upper layer replaced or deleted
@@ -93,7 +93,7 @@ pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<
     (assemble(tree, env, packages), warnings)
 }
 
-/// Catalogs every layer's own files, as `--scope all-layers` asks: for each layer, the
+/// Catalogs every layer's own files, as `--scope all-layers` requests. For each layer, the
 /// catalogers read the file system as it was once that layer had been applied, and the
 /// packages whose primary evidence comes from that layer are kept. A package found in
 /// several layers is reported once, with every location. The distro and the file ownership

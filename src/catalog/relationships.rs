@@ -55,7 +55,7 @@ pub fn is_binary_evidence(package: &Package) -> bool {
         )
 }
 
-/// Returns the absolute paths a package's database entry says it owns.
+/// Returns the absolute paths a package's database entry lists as its files.
 pub fn owned_paths(package: &Package) -> Vec<&str> {
     if !is_os_package(package.kind) {
         return Vec::new();
@@ -172,7 +172,7 @@ pub fn owned_files(tree: &FileTree, packages: &[Package]) -> Vec<(usize, Locatio
     out
 }
 
-/// What one package provides and requires, as names to match.
+/// The names one package provides and requires.
 struct Specification {
     provides: Vec<String>,
     requires: Vec<String>,

@@ -212,7 +212,7 @@ fn string_value(value: &str) -> Option<String> {
 }
 
 /// Reads a one-line array of string literals, `["a".freeze, "b".freeze]`. Returns `None`
-/// when the array does not close on this line or holds anything but strings.
+/// when the array does not close on this line or contains anything but strings.
 fn array_value(value: &str) -> Option<Vec<String>> {
     let mut rest = value.strip_prefix('[')?.trim_start();
     let mut items = Vec::new();

@@ -205,7 +205,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
 }
 
 /// Lists, for each package that depends on others, the `bom-ref`s of its dependencies.
-/// `components` holds the package components in catalog order.
+/// `components` contains the package components in catalog order.
 fn dependencies(input: &SbomInput<'_>, components: &[Component]) -> Vec<Dependency> {
     let mut depends_on: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (dependency, dependent) in &input.catalog.relationships.dependency_of {
