@@ -465,6 +465,17 @@ mod tests {
     }
 
     #[test]
+    fn scope_values() {
+        let default = settings(&["--no-import", "img"]).unwrap();
+        assert_eq!(default.scope, Scope::Squashed);
+        let all = settings(&["--no-import", "--scope", "all-layers", "img"]).unwrap();
+        assert_eq!(all.scope, Scope::AllLayers);
+        assert_eq!(all.scope.as_str(), "all-layers");
+        let parsed = Cli::try_parse_from(["inline-scan", "analyze", "--scope", "layers", "img"]);
+        assert!(parsed.is_err());
+    }
+
+    #[test]
     fn fail_on_policy_needs_wait() {
         let error = settings(&["--no-import", "--fail-on-policy", "img"]).unwrap_err();
         assert!(error.to_string().contains("--no-import"), "{error}");
