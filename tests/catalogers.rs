@@ -635,3 +635,56 @@ fn locations_name_the_layer_of_each_file() {
     assert_eq!(layer_of("/usr/share/doc/libpam-runtime/copyright"), base);
     assert_eq!(pam.licenses[0].locations[0].layer_id, base);
 }
+
+#[test]
+fn dpkg_info_files_are_supporting_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = "Package: foo\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\n\n\
+                  Package: bar\nStatus: install ok installed\nVersion: 2.0\nArchitecture: amd64\nMulti-Arch: same\n";
+    write(dir.path(), "var/lib/dpkg/status", status.as_bytes());
+    for (file, text) in [
+        (
+            "foo.md5sums",
+            "d41d8cd98f00b204e9800998ecf8427e  usr/bin/foo\n",
+        ),
+        ("foo.list", "/usr/bin/foo\n"),
+        ("foo.postinst", "#!/bin/sh\n"),
+        ("foobar.list", "/usr/bin/foobar\n"),
+        (
+            "bar:amd64.md5sums",
+            "d41d8cd98f00b204e9800998ecf8427e  usr/lib/bar.so\n",
+        ),
+        ("bar:amd64.postinst", "#!/bin/sh\n"),
+    ] {
+        write(
+            dir.path(),
+            &format!("var/lib/dpkg/info/{file}"),
+            text.as_bytes(),
+        );
+    }
+    let (catalog, warnings) = scan_dir(dir.path());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let paths = |name: &str| -> Vec<String> {
+        let package = catalog.packages.iter().find(|p| p.name == name).unwrap();
+        let mut paths: Vec<String> = package.locations.iter().map(|l| l.path.clone()).collect();
+        paths.sort();
+        paths
+    };
+    assert_eq!(
+        paths("foo"),
+        [
+            "/var/lib/dpkg/info/foo.list",
+            "/var/lib/dpkg/info/foo.md5sums",
+            "/var/lib/dpkg/info/foo.postinst",
+            "/var/lib/dpkg/status",
+        ]
+    );
+    // syft 1.18.1 globs `info/<name>.*`, so an arch-qualified script is not evidence.
+    assert_eq!(
+        paths("bar"),
+        [
+            "/var/lib/dpkg/info/bar:amd64.md5sums",
+            "/var/lib/dpkg/status"
+        ]
+    );
+}

@@ -142,7 +142,7 @@ fn file_overlaps(packages: &[Package]) -> Vec<FileOverlap> {
 
 /// Finds the files each OS package owns that are present in `tree`. A path that leads
 /// through symlinks is recorded at its real path, with the owned path as access path.
-/// Directories are left out.
+/// Directories and hardlinks are left out.
 pub fn owned_files(tree: &FileTree, packages: &[Package]) -> Vec<(usize, Location)> {
     let mut out = Vec::new();
     for (index, package) in packages.iter().enumerate() {
@@ -151,7 +151,9 @@ pub fn owned_files(tree: &FileTree, packages: &[Package]) -> Vec<(usize, Locatio
             let Some(resolved) = tree.resolve(path) else {
                 continue;
             };
-            if resolved.entry.kind == FileKind::Directory {
+            // syft 1.18.1 links neither directories nor tar hardlink entries (Debian's
+            // /usr/bin/gunzip, for one) to their package.
+            if resolved.entry.kind == FileKind::Directory || resolved.entry.hardlink_to.is_some() {
                 continue;
             }
             if !seen.insert(resolved.real_path.clone()) {
