@@ -13,6 +13,9 @@ use inline_scan::catalog::{Catalog, Evidence, Location, Package, PackageType};
 use inline_scan::digest::Digest;
 use inline_scan::dir_tree;
 use inline_scan::filesystem::{FileEntry, FileKind, FileTree};
+use inline_scan::image::{Identity as ImageIdentity, IdentityOptions};
+use inline_scan::sbom::format::{SbomFormat, render_at};
+use inline_scan::sbom::syft_json::SbomInput;
 use inline_scan::source::Limits;
 use inline_scan::source::archive::read_docker_archive_file;
 use serde_json::{Value, json};
@@ -585,4 +588,135 @@ fn parity_page_explains_every_difference() {
             "docs/PARITY.md cites a test {name} that does not exist"
         );
     }
+}
+
+/// Renders the rpm-sqlite image in `format` and parses the document.
+fn render_rpm_image(format: SbomFormat) -> Value {
+    let catalogers = default_catalogers();
+    let wants = |path: &str| wants_any(&catalogers, path);
+    let path = root().join("images/rpm-sqlite.docker.tar");
+    let image = read_docker_archive_file(&path, None, None, &wants, &Limits::default()).unwrap();
+    let (catalog, _) = run(&image.tree, &catalogers);
+    let identity = ImageIdentity::resolve(&image, &IdentityOptions::default()).unwrap();
+    let input = SbomInput {
+        user_input: "rpm-sqlite.docker.tar",
+        image: &image,
+        identity: &identity,
+        catalog: &catalog,
+        configuration: json!({}),
+    };
+    let created = time::OffsetDateTime::UNIX_EPOCH;
+    serde_json::from_slice(&render_at(format, &input, created)).unwrap()
+}
+
+/// (dependent, dependency) component names from a CycloneDX `dependencies` list.
+fn cyclonedx_dependencies(bom: &Value) -> BTreeSet<(String, String)> {
+    let names: std::collections::HashMap<&str, &str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["bom-ref"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    let mut pairs = BTreeSet::new();
+    for dependency in bom["dependencies"].as_array().unwrap() {
+        let dependent = names[dependency["ref"].as_str().unwrap()];
+        for target in dependency["dependsOn"].as_array().unwrap() {
+            pairs.insert((
+                dependent.to_owned(),
+                names[target.as_str().unwrap()].to_owned(),
+            ));
+        }
+    }
+    pairs
+}
+
+/// (element, related element) package names of SPDX `DEPENDENCY_OF` relationships.
+fn spdx_dependencies(document: &Value) -> BTreeSet<(String, String)> {
+    let names: std::collections::HashMap<&str, &str> = document["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["SPDXID"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    document["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "DEPENDENCY_OF")
+        .map(|r| {
+            (
+                names[r["spdxElementId"].as_str().unwrap()].to_owned(),
+                names[r["relatedSpdxElement"].as_str().unwrap()].to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cyclonedx_dependencies_match_syft() {
+    let ours = cyclonedx_dependencies(&render_rpm_image(SbomFormat::CycloneDxJson));
+    let theirs = cyclonedx_dependencies(&read_json(
+        &root().join("images/syft/rpm-sqlite.docker-archive.squashed.cdx.json"),
+    ));
+    assert_eq!(
+        theirs,
+        BTreeSet::from([("sbom-lib".to_owned(), "sbom-hello".to_owned())])
+    );
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn spdx_dependencies_match_syft() {
+    let ours = spdx_dependencies(&render_rpm_image(SbomFormat::SpdxJson));
+    let theirs = spdx_dependencies(&read_json(
+        &root().join("images/syft/rpm-sqlite.docker-archive.squashed.spdx.json"),
+    ));
+    assert_eq!(
+        theirs,
+        BTreeSet::from([("sbom-hello".to_owned(), "sbom-lib".to_owned())])
+    );
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn syft_json_relationships_match_syft() {
+    let ours = render_rpm_image(SbomFormat::SyftJson);
+    let theirs =
+        read_json(&root().join("images/syft/rpm-sqlite.docker-archive.squashed.syft.json"));
+    // (type, parent, child), with packages by name, files by path and the image as `image`.
+    let shape = |document: &Value| -> BTreeSet<(String, String, String)> {
+        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for artifact in document["artifacts"].as_array().unwrap() {
+            names.insert(
+                artifact["id"].as_str().unwrap().to_owned(),
+                artifact["name"].as_str().unwrap().to_owned(),
+            );
+        }
+        for file in document["files"].as_array().unwrap() {
+            names.insert(
+                file["id"].as_str().unwrap().to_owned(),
+                file["location"]["path"].as_str().unwrap().to_owned(),
+            );
+        }
+        names.insert(
+            document["source"]["id"].as_str().unwrap().to_owned(),
+            "image".to_owned(),
+        );
+        document["artifactRelationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let name = |key: &str| names[r[key].as_str().unwrap()].clone();
+                (
+                    r["type"].as_str().unwrap().to_owned(),
+                    name("parent"),
+                    name("child"),
+                )
+            })
+            .collect()
+    };
+    let theirs = shape(&theirs);
+    assert_eq!(theirs.len(), 8);
+    assert_eq!(shape(&ours), theirs);
 }
