@@ -127,7 +127,8 @@ async fn run_steps(
     let (catalog, warnings) = {
         let catalogers = catalogers.clone();
         let tree = image.tree.clone();
-        tokio::task::spawn_blocking(move || catalog::registry::run(&tree, &catalogers))
+        let scope = settings.scope;
+        tokio::task::spawn_blocking(move || scope.run(&tree, &catalogers))
             .await
             .expect("the cataloging task does not panic")
     };
@@ -152,7 +153,7 @@ async fn run_steps(
         catalog: &catalog,
         configuration: json!({
             "catalogers": catalogers.iter().map(|c| c.name()).collect::<Vec<_>>(),
-            "scope": "squashed",
+            "scope": settings.scope.as_str(),
         }),
     };
     let sbom = syft_json::render(&input);
@@ -375,7 +376,7 @@ async fn read_source(
 async fn read_registry(
     reference: String,
     settings: &Settings,
-    wants: impl Fn(&str) -> bool + Send + Sync + 'static,
+    wants: impl crate::layer::CapturePolicy + Send + Sync + 'static,
     limits: Limits,
 ) -> Result<SourceImage, Error> {
     let image = source::registry::fetch(&reference, &settings.registry).await?;

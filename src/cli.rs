@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::anchore::ApiVersionChoice;
+use crate::catalog::registry::Scope;
 use crate::report::platform::ReportPlatform;
 
 /// Analyze a container image where it was built and import the analysis into Anchore.
@@ -151,6 +152,17 @@ pub struct AnalyzeArgs {
         help_heading = "Image source"
     )]
     pub registry_password_stdin: bool,
+
+    /// Which file system to catalog: squashed (the one a container runs on) or all-layers (also
+    /// the files that upper layers replaced or deleted, each package with its layer).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "squashed",
+        value_name = "SCOPE",
+        help_heading = "Output"
+    )]
+    pub scope: Scope,
 
     /// Write an SBOM as FORMAT=FILE, where FORMAT is syft-json, cyclonedx-json or spdx-json
     /// and FILE is `-` for standard output (at most one output may be `-`). A bare FILE

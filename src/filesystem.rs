@@ -53,6 +53,21 @@ pub struct FileTree {
     pub contents: HashMap<String, Arc<[u8]>>,
     /// Extractor results of visible regular files, by normalised path.
     pub extracts: HashMap<String, Extracts>,
+    /// Entries an upper layer replaced or deleted, kept so each layer's own view can be
+    /// rebuilt for `--scope all-layers`. Regular files are kept only when their contents
+    /// were captured.
+    pub retired: Vec<RetiredEntry>,
+}
+
+/// An entry that was visible from its own layer up to, but not including, `removed_at`.
+#[derive(Debug, Clone)]
+pub struct RetiredEntry {
+    pub entry: FileEntry,
+    pub contents: Option<Arc<[u8]>>,
+    /// The extractor results the entry had, for archives and binaries.
+    pub extracts: Option<Extracts>,
+    /// Index of the layer that replaced or deleted the entry.
+    pub removed_at: usize,
 }
 
 /// The maximum number of symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::anchore::{Connection, WaitPolicy};
+use crate::catalog::registry::Scope;
 use crate::cli::{AnalyzeArgs, AnchoreArgs, TimeoutArgs};
 use crate::digest::Digest;
 use crate::image::IdentityOptions;
@@ -83,6 +84,8 @@ pub struct Settings {
     pub wait: WaitPolicy,
     /// `--fail-on-policy`: exit 3 when the policy evaluation fails.
     pub fail_on_policy: bool,
+    /// `--scope`: the file systems the catalogers read.
+    pub scope: Scope,
     /// `--sbom-out` targets, each with its format.
     pub sbom_outputs: Vec<SbomOutput>,
     /// The creation time written into every SBOM (`SOURCE_DATE_EPOCH` when set).
@@ -199,6 +202,7 @@ impl Settings {
             force: args.anchore.force,
             wait: wait_policy(&args.anchore, &args.timeouts),
             fail_on_policy: args.anchore.fail_on_policy,
+            scope: args.scope,
             sbom_outputs,
             sbom_created,
             report: args.output.report,
@@ -458,6 +462,17 @@ mod tests {
         assert!(error.to_string().contains("-d"), "{error}");
         let error = settings(&["--no-import", "-g", "-m", "Cargo.toml", "img"]).unwrap_err();
         assert!(error.to_string().contains("-m"), "{error}");
+    }
+
+    #[test]
+    fn scope_values() {
+        let default = settings(&["--no-import", "img"]).unwrap();
+        assert_eq!(default.scope, Scope::Squashed);
+        let all = settings(&["--no-import", "--scope", "all-layers", "img"]).unwrap();
+        assert_eq!(all.scope, Scope::AllLayers);
+        assert_eq!(all.scope.as_str(), "all-layers");
+        let parsed = Cli::try_parse_from(["inline-scan", "analyze", "--scope", "layers", "img"]);
+        assert!(parsed.is_err());
     }
 
     #[test]

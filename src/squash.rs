@@ -15,7 +15,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::filesystem::{FileEntry, FileKind, FileTree};
+use crate::filesystem::{FileEntry, FileKind, FileTree, RetiredEntry};
 use crate::layer::{Extracts, LayerEntry, LayerEntryKind, LayerScan};
 
 /// Mode given to a parent directory that a layer implies but does not list.
@@ -25,6 +25,8 @@ const IMPLIED_DIRECTORY_MODE: u32 = 0o755;
 #[derive(Debug, Default)]
 pub struct Squasher {
     tree: FileTree,
+    /// Index of the layer being applied.
+    current: usize,
 }
 
 impl Squasher {
@@ -36,6 +38,7 @@ impl Squasher {
     /// [`FileTree::layers`] is the number of layers added before it.
     pub fn add_layer(&mut self, scan: LayerScan) {
         let layer = self.tree.layers.len();
+        self.current = layer;
         self.tree.layers.push(scan.diff_id);
 
         // Markers only ever act on lower layers, so they all go first, wherever they sit in
@@ -101,21 +104,12 @@ impl Squasher {
         }
         self.ensure_parents(&entry.path, layer);
 
-        match captured {
-            Some(bytes) => {
-                self.tree.contents.insert(entry.path.clone(), bytes);
-            }
-            None => {
-                self.tree.contents.remove(&entry.path);
-            }
+        self.retire(&entry.path);
+        if let Some(bytes) = captured {
+            self.tree.contents.insert(entry.path.clone(), bytes);
         }
-        match extracted {
-            Some(results) => {
-                self.tree.extracts.insert(entry.path.clone(), results);
-            }
-            None => {
-                self.tree.extracts.remove(&entry.path);
-            }
+        if let Some(results) = extracted {
+            self.tree.extracts.insert(entry.path.clone(), results);
         }
         self.tree.entries.insert(
             entry.path.clone(),
@@ -147,9 +141,7 @@ impl Squasher {
                 Some(existing) if existing.kind == FileKind::Directory => break,
                 Some(_) => {
                     let replaced = current.to_owned();
-                    self.tree.entries.remove(&replaced);
-                    self.tree.contents.remove(&replaced);
-                    self.tree.extracts.remove(&replaced);
+                    self.retire(&replaced);
                     missing.push(replaced);
                 }
                 None => missing.push(current.to_owned()),
@@ -173,10 +165,34 @@ impl Squasher {
     }
 
     fn remove_with_subtree(&mut self, path: &str) {
-        self.tree.entries.remove(path);
-        self.tree.contents.remove(path);
-        self.tree.extracts.remove(path);
+        self.retire(path);
         self.remove_children(path);
+    }
+
+    /// Removes the entry at `path` from the visible tree and records it in
+    /// [`FileTree::retired`], unless it is a regular file whose contents were not captured.
+    ///
+    /// NOTE: entries are retired in both scopes, because the sources build the tree before the
+    /// scope is known. The cost is one entry per replaced directory, symlink or captured file,
+    /// and it has not been measured on large images.
+    fn retire(&mut self, path: &str) {
+        let Some(entry) = self.tree.entries.remove(path) else {
+            return;
+        };
+        let contents = self.tree.contents.remove(path);
+        let extracts = self.tree.extracts.remove(path);
+        // An entry replaced within its own layer was never visible in any layer's view, and a
+        // regular file no cataloger read has nothing to offer one.
+        let unread = entry.kind == FileKind::Regular && contents.is_none() && extracts.is_none();
+        if entry.layer == self.current || unread {
+            return;
+        }
+        self.tree.retired.push(RetiredEntry {
+            entry,
+            contents,
+            extracts,
+            removed_at: self.current,
+        });
     }
 
     /// Removes every entry strictly below `directory` (`/` for the root).
@@ -195,9 +211,39 @@ impl Squasher {
             .cloned()
             .collect();
         for path in doomed {
-            self.tree.entries.remove(&path);
-            self.tree.contents.remove(&path);
-            self.tree.extracts.remove(&path);
+            self.retire(&path);
         }
     }
+}
+
+/// Rebuilds the file system as it was once layer `layer` had been applied: the visible
+/// entries of that layer and the ones below it, and the entries upper layers replaced or
+/// deleted. Layer `layer` is the top layer of the view.
+pub fn layer_view(tree: &FileTree, layer: usize) -> FileTree {
+    let mut view = FileTree {
+        layers: tree.layers[..=layer.min(tree.layers.len().saturating_sub(1))].to_vec(),
+        ..FileTree::default()
+    };
+    for entry in tree.entries.values().filter(|entry| entry.layer <= layer) {
+        if let Some(bytes) = tree.contents.get(&entry.path) {
+            view.contents.insert(entry.path.clone(), bytes.clone());
+        }
+        if let Some(results) = tree.extracts.get(&entry.path) {
+            view.extracts.insert(entry.path.clone(), results.clone());
+        }
+        view.entries.insert(entry.path.clone(), entry.clone());
+    }
+    for retired in &tree.retired {
+        if retired.entry.layer <= layer && layer < retired.removed_at {
+            let path = &retired.entry.path;
+            if let Some(bytes) = &retired.contents {
+                view.contents.insert(path.clone(), bytes.clone());
+            }
+            if let Some(results) = &retired.extracts {
+                view.extracts.insert(path.clone(), results.clone());
+            }
+            view.entries.insert(path.clone(), retired.entry.clone());
+        }
+    }
+    view
 }

@@ -1,11 +1,13 @@
 //! Candidate CPE 2.3 names guessed from package attributes, in the way syft 1.18.1 does:
 //! products from the name, vendors from the products and ecosystem metadata, separator
 //! variations and prefix sub-selections, then every vendor–product pair sorted by
-//! specificity. Every generated CPE has the source `syft-generated`.
+//! specificity. A generated CPE has the source `syft-generated`, and one from the fixed
+//! dictionary entries has `nvd-cpe-dictionary`.
 //!
-//! NOTE: syft also carries large tables of per-package additions and removals. Only the few
-//! entries in [`FIXED`] and [`EXTRA_VENDORS`] are copied here as facts, so some packages get
-//! fewer candidates than syft gives them.
+//! NOTE: syft also carries large tables of per-package additions and removals, and an index
+//! of the NVD CPE dictionary. Only the few entries in [`FIXED`], [`EXTRA_VENDORS`] and
+//! [`EXTRA_VENDORS_BY_NAME`] are copied here as facts, so other packages in those tables get
+//! different candidates than syft gives them.
 
 use std::cmp::Ordering;
 
@@ -17,8 +19,12 @@ pub const SOURCE: &str = "syft-generated";
 /// A fixed candidate: vendor, product and target software.
 type FixedCpe = (&'static str, &'static str, &'static str);
 
-/// Packages whose candidates syft replaces with a fixed list.
+/// The source syft 1.18.1 records for a CPE taken from its NVD dictionary index.
+pub const DICTIONARY_SOURCE: &str = "nvd-cpe-dictionary";
+
+/// Packages whose candidates syft replaces with the entries of its NVD CPE dictionary.
 const FIXED: &[(PackageType, &str, &[FixedCpe])] = &[
+    (PackageType::Npm, "ms", &[("vercel", "ms", "node.js")]),
     (
         PackageType::Npm,
         "npm",
@@ -38,6 +44,13 @@ const FIXED: &[(PackageType, &str, &[FixedCpe])] = &[
 /// Vendors added for a given (type, existing vendor candidate or package name).
 const EXTRA_VENDORS: &[(PackageType, &str, &str)] =
     &[(PackageType::Apk, "ca-certificates-bundle", "mozilla")];
+
+/// Vendors added for a given (type, exact package name), after the separator variations.
+const EXTRA_VENDORS_BY_NAME: &[(PackageType, &str, &str)] = &[
+    (PackageType::Apk, "bash", "gnu"),
+    (PackageType::Apk, "musl", "musl-libc"),
+    (PackageType::Apk, "musl", "musl_libc"),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Attributes {
@@ -123,6 +136,15 @@ fn person_vendor(name: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
+/// Lower-cases the user part of an email field and joins its words with `_`, keeping other
+/// characters: `Kim Davies <kim+pypi` becomes `kim_davies_<kim+pypi`, as in syft 1.18.1.
+fn email_vendor(user: &str) -> String {
+    user.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
 /// Extracts the owner from a `github.com/<owner>/...` URL.
 fn github_owner(url: &str) -> Option<&str> {
     let index = url.find("github.com")?;
@@ -187,22 +209,37 @@ fn vendors(package: &Package, products: &CandidateSet) -> CandidateSet {
         PackageType::Python => {
             let author = person_vendor(metadata_str(package, "author"));
             let email = metadata_str(package, "authorEmail");
-            let email_user = person_vendor(email.split('@').next().unwrap_or(""));
-            for base in [author, email_user] {
+            let email_user = email_vendor(email.split('@').next().unwrap_or(""));
+            // The part before `@` of `authorEmail` also gets separator variations, and the
+            // author name does not.
+            for (base, variations) in [(author, false), (email_user, true)] {
                 if base.is_empty() {
                     continue;
                 }
-                vendors.add(base.clone(), false, false);
+                vendors.add(base.clone(), variations, false);
                 vendors.add(format!("{base}_project"), false, false);
                 vendors.add(format!("{base}project"), false, false);
             }
         }
         PackageType::Npm => {
-            for key in ["url", "homepage"] {
-                if let Some(owner) = github_owner(metadata_str(package, key)) {
-                    vendors.add(owner.to_owned(), false, false);
+            // syft 1.18.1 reads the owner from `homepage` only. The fixtures whose GitHub URL
+            // is only in `repository` get no owner vendor.
+            if let Some(owner) = github_owner(metadata_str(package, "homepage")) {
+                vendors.add(owner.to_owned(), false, false);
+            }
+        }
+        PackageType::Gem => {
+            // syft 1.18.1 keeps only authors whose names are plain ASCII, as `first-last`.
+            if let Some(authors) = package.metadata.get("authors").and_then(|v| v.as_array()) {
+                for author in authors.iter().filter_map(|value| value.as_str()) {
+                    let vendor = person_vendor(author).replace('_', "-");
+                    if !vendor.is_empty() && vendor.is_ascii() {
+                        vendors.add(vendor, true, false);
+                    }
                 }
             }
+            vendors.add("ruby-lang", true, false);
+            vendors.add("ruby", false, false);
         }
         _ => {}
     }
@@ -211,6 +248,11 @@ fn vendors(package: &Package, products: &CandidateSet) -> CandidateSet {
     let existing = vendors.values();
     for (kind, key, extra) in EXTRA_VENDORS {
         if *kind == package.kind && (package.name == *key || existing.iter().any(|v| v == key)) {
+            vendors.add(*extra, false, false);
+        }
+    }
+    for (kind, name, extra) in EXTRA_VENDORS_BY_NAME {
+        if *kind == package.kind && package.name == *name {
             vendors.add(*extra, false, false);
         }
     }
@@ -290,10 +332,12 @@ fn cpe_version(package: &Package) -> &str {
 pub fn generate(package: &Package) -> Vec<Cpe> {
     let version = cpe_version(package).to_owned();
     let mut all: Vec<Attributes> = Vec::new();
+    let mut source = SOURCE;
     if let Some((_, _, fixed)) = FIXED
         .iter()
         .find(|(kind, name, _)| *kind == package.kind && *name == package.name)
     {
+        source = DICTIONARY_SOURCE;
         for (vendor, product, target_sw) in *fixed {
             all.push(Attributes {
                 vendor: (*vendor).to_owned(),
@@ -321,7 +365,7 @@ pub fn generate(package: &Package) -> Vec<Cpe> {
     all.iter()
         .map(|attributes| Cpe {
             cpe: bind(attributes),
-            source: SOURCE,
+            source,
         })
         .collect()
 }
@@ -395,9 +439,9 @@ mod tests {
     }
 
     #[test]
-    fn npm_github_owner_is_a_vendor() {
+    fn npm_homepage_owner_is_a_vendor() {
         let mut pump = package(PackageType::Npm, "pump", "3.0.0");
-        pump.metadata = serde_json::json!({"url": "git://github.com/mafintosh/pump.git"});
+        pump.metadata = serde_json::json!({"homepage": "https://github.com/mafintosh/pump#readme"});
         assert_eq!(
             strings(&generate(&pump)),
             [
@@ -405,6 +449,32 @@ mod tests {
                 "cpe:2.3:a:pump:pump:3.0.0:*:*:*:*:*:*:*",
             ]
         );
+        pump.metadata = serde_json::json!({"url": "git://github.com/mafintosh/pump.git"});
+        assert_eq!(
+            strings(&generate(&pump)),
+            ["cpe:2.3:a:pump:pump:3.0.0:*:*:*:*:*:*:*"]
+        );
+    }
+
+    #[test]
+    fn python_email_keeps_punctuation() {
+        assert_eq!(email_vendor("Kim Davies <kim+pypi"), "kim_davies_<kim+pypi");
+        let mut idna = package(PackageType::Python, "idna", "3.7");
+        idna.metadata = serde_json::json!({"authorEmail": "Kim Davies <kim+pypi@gumleaf.org>"});
+        let generated = generate(&idna);
+        let cpes = strings(&generated);
+        assert_eq!(cpes.len(), 24);
+        assert!(cpes.contains(&"cpe:2.3:a:kim-davies-\\<kim\\+pypi:idna:3.7:*:*:*:*:*:*:*"));
+    }
+
+    #[test]
+    fn dictionary_entry_replaces_candidates() {
+        let cpes = generate(&package(PackageType::Npm, "ms", "2.1.3"));
+        assert_eq!(
+            strings(&cpes),
+            ["cpe:2.3:a:vercel:ms:2.1.3:*:*:*:*:node.js:*:*"]
+        );
+        assert_eq!(cpes[0].source, DICTIONARY_SOURCE);
     }
 
     #[test]

@@ -322,7 +322,39 @@ fn owned_files(
             }
         }
     }
+    add_info_files(tree, db_path, name, support);
     files
+}
+
+/// Adds every `info/<name>.*` file (the file list, maintainer scripts, triggers) as
+/// supporting evidence, as syft 1.18.1's glob for them does. Files named `<name>:<arch>.*`
+/// are not matched by that glob, so only their md5sums and conffiles count.
+fn add_info_files(tree: &FileTree, db_path: &str, name: &str, support: &mut Vec<Location>) {
+    let Some(dir) = db_path.strip_suffix("/status") else {
+        return;
+    };
+    if name.is_empty() {
+        return;
+    }
+    let prefix = format!("{dir}/info/{name}.");
+    let paths: Vec<String> = tree
+        .entries
+        .range::<str, _>((
+            std::ops::Bound::Included(prefix.as_str()),
+            std::ops::Bound::Unbounded,
+        ))
+        .map(|(path, _)| path)
+        .take_while(|path| path.starts_with(&prefix))
+        .filter(|path| !path[prefix.len()..].contains('/'))
+        .cloned()
+        .collect();
+    for path in paths {
+        if let Some(found) = location(tree, &path, Evidence::Supporting) {
+            if !support.iter().any(|known| known.path == found.path) {
+                support.push(found);
+            }
+        }
+    }
 }
 
 fn build_package(

@@ -17,7 +17,9 @@ pub mod package;
 pub mod purl;
 pub mod python;
 pub mod registry;
+pub mod relationships;
 pub mod rpm;
+pub mod ruby;
 pub mod rust;
 
 pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
@@ -76,6 +78,8 @@ pub trait Cataloger: Send + Sync {
 pub struct Catalog {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
+    /// Relationships among `packages`, and between them and the image's files.
+    pub relationships: relationships::Relationships,
 }
 
 /// The capture policy of a set of catalogers: the files distro detection or any cataloger

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::filesystem::FileTree;
+use crate::squash::layer_view;
 
 use super::apk::ApkCataloger;
 use super::dpkg::DpkgCataloger;
@@ -10,10 +11,45 @@ use super::golang::GoBinaryCataloger;
 use super::java::JavaArchiveCataloger;
 use super::npm::NpmCataloger;
 use super::python::PythonCataloger;
+use super::relationships::{self, Relationships};
 use super::rpm::RpmCataloger;
+use super::ruby::GemspecCataloger;
 use super::rust::CargoAuditableCataloger;
 use super::{Catalog, CatalogWarning, Cataloger, Environment, Evidence, Location, Package};
 use super::{License, distro};
+
+/// The file systems of an image that are cataloged, named as syft's `--scope` values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scope {
+    /// The squashed file system, as a container runs on it.
+    #[default]
+    Squashed,
+    /// Every layer's own files as well, so packages that an upper layer replaced or deleted
+    /// are reported too.
+    AllLayers,
+}
+
+impl Scope {
+    /// Returns the value as syft spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Squashed => "squashed",
+            Self::AllLayers => "all-layers",
+        }
+    }
+
+    /// Catalogs `tree` in this scope.
+    pub fn run(
+        self,
+        tree: &FileTree,
+        catalogers: &[Box<dyn Cataloger>],
+    ) -> (Catalog, Vec<CatalogWarning>) {
+        match self {
+            Self::Squashed => run(tree, catalogers),
+            Self::AllLayers => run_all_layers(tree, catalogers),
+        }
+    }
+}
 
 /// Returns the catalogers an image scan runs, in the order their packages are gathered.
 pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
@@ -23,6 +59,7 @@ pub fn default_catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(RpmCataloger),
         Box::new(PythonCataloger),
         Box::new(NpmCataloger),
+        Box::new(GemspecCataloger),
         Box::new(JavaArchiveCataloger),
         Box::new(GoBinaryCataloger),
         Box::new(CargoAuditableCataloger),
@@ -50,20 +87,67 @@ pub fn location(tree: &FileTree, path: &str, evidence: Evidence) -> Option<Locat
 
 /// Detects the distro, runs every cataloger and returns the packages sorted by type, name,
 /// version and first location, with duplicates merged. Packages are duplicates when they
-/// agree on everything but their locations, such as the same package.json in two places.
-/// The merged package keeps every location.
+/// agree on everything, the paths of their locations included, but not on the layers of
+/// those locations. The merged package keeps every location. Packages found in binaries that an OS package
+/// owns are dropped, and the relationships are computed on the packages that remain.
 pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<CatalogWarning>) {
     let env = Environment {
         distro: distro::detect(tree),
     };
     let mut warnings = Vec::new();
+    let packages = catalog_tree(tree, &env, catalogers, &mut warnings);
+    (assemble(tree, env, packages), warnings)
+}
+
+/// Catalogs every layer's own files, as `--scope all-layers` requests. For each layer, the
+/// catalogers read the file system as it was once that layer had been applied, and the
+/// packages whose primary evidence comes from that layer are kept. A package found in
+/// several layers is reported once, with every location. The distro and the file ownership
+/// come from the squashed tree.
+pub fn run_all_layers(
+    tree: &FileTree,
+    catalogers: &[Box<dyn Cataloger>],
+) -> (Catalog, Vec<CatalogWarning>) {
+    let env = Environment {
+        distro: distro::detect(tree),
+    };
+    let mut warnings: Vec<CatalogWarning> = Vec::new();
+    let mut packages = Vec::new();
+    for (index, layer) in tree.layers.iter().enumerate() {
+        let view = layer_view(tree, index);
+        let mut layer_warnings = Vec::new();
+        let found = catalog_tree(&view, &env, catalogers, &mut layer_warnings);
+        packages.extend(found.into_iter().filter(|package| {
+            package
+                .locations
+                .first()
+                .is_some_and(|location| &location.layer_id == layer)
+        }));
+        // A damaged file that stays in place is seen again from every layer above it.
+        for warning in layer_warnings {
+            let text = warning.to_string();
+            if !warnings.iter().any(|seen| seen.to_string() == text) {
+                warnings.push(warning);
+            }
+        }
+    }
+    (assemble(tree, env, packages), warnings)
+}
+
+/// Runs every cataloger on `tree`.
+fn catalog_tree(
+    tree: &FileTree,
+    env: &Environment,
+    catalogers: &[Box<dyn Cataloger>],
+    warnings: &mut Vec<CatalogWarning>,
+) -> Vec<Package> {
     let mut packages = Vec::new();
     for cataloger in catalogers {
         // A bug in one cataloger must not stop the analysis: its packages are lost, the rest of
         // the image is still cataloged, and the failure is reported as a warning.
         let mut own_warnings = Vec::new();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            cataloger.catalog(tree, &env, &mut own_warnings)
+            cataloger.catalog(tree, env, &mut own_warnings)
         }));
         warnings.append(&mut own_warnings);
         let found = match outcome {
@@ -89,6 +173,11 @@ pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<
         );
         packages.extend(found);
     }
+    packages
+}
+
+/// Sorts and merges the packages, drops owned binaries and derives the relationships.
+fn assemble(tree: &FileTree, env: Environment, mut packages: Vec<Package>) -> Catalog {
     for package in &mut packages {
         sort_licenses(&mut package.licenses);
     }
@@ -100,11 +189,17 @@ pub fn run(tree: &FileTree, catalogers: &[Box<dyn Cataloger>]) -> (Catalog, Vec<
             .then_with(|| a.version.cmp(&b.version))
             .then_with(|| first_path(a).cmp(first_path(b)))
     });
-    let catalog = Catalog {
+    let (packages, overlaps) = relationships::remove_owned_binaries(packages);
+    let relationships = Relationships {
+        dependency_of: relationships::dependencies(&packages),
+        contains: relationships::owned_files(tree, &packages),
+        overlaps,
+    };
+    Catalog {
         distro: env.distro,
         packages,
-    };
-    (catalog, warnings)
+        relationships,
+    }
 }
 
 fn first_path(package: &Package) -> &str {
@@ -141,22 +236,32 @@ fn add_locations(into: &mut Vec<Location>, from: Vec<Location>) {
     }
 }
 
-/// Everything that makes a package itself, locations left out.
+/// Everything that makes a package itself, with the paths of its locations but not their
+/// layers. As in syft 1.18.1, the same file read from two layers is one package, and the same
+/// manifest at two paths is two.
 fn identity(package: &Package) -> String {
+    let mut paths: Vec<&str> = package
+        .locations
+        .iter()
+        .map(|location| location.path.as_str())
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
     let licenses: Vec<(&str, Option<&str>, &str)> = package
         .licenses
         .iter()
         .map(|l| (l.value.as_str(), l.spdx_expression.as_deref(), l.kind))
         .collect();
     format!(
-        "{}\0{}\0{}\0{}\0{}\0{:?}\0{}",
+        "{}\0{}\0{}\0{}\0{}\0{:?}\0{}\0{:?}",
         package.kind.as_str(),
         package.name,
         package.version,
         package.purl,
         package.found_by,
         licenses,
-        package.metadata
+        package.metadata,
+        paths
     )
 }
 

@@ -8,7 +8,7 @@
 //! layers, the cataloger, further CPEs) are properties in the `inline-scan:` namespace.
 //! Components keep the catalog's order, which the catalog registry sorts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -39,6 +39,17 @@ struct Bom {
     version: u32,
     metadata: Metadata,
     components: Vec<Component>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dependencies: Vec<Dependency>,
+}
+
+/// One component and the components it depends on, by `bom-ref`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Dependency {
+    #[serde(rename = "ref")]
+    reference: String,
+    depends_on: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -152,6 +163,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
         .iter()
         .map(|package| package_component(package, &mut bom_refs))
         .collect();
+    let dependencies = dependencies(input, &components);
     if let Some(distro) = &input.catalog.distro {
         components.push(distro_component(distro, &mut bom_refs));
     }
@@ -182,6 +194,7 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
             properties,
         },
         components,
+        dependencies,
     };
     let content = serde_json::to_vec(&bom).expect("the BOM serializes");
     bom.serial_number = format!(
@@ -189,6 +202,25 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
         content_uuid("cyclonedx", &input.identity.digest, &content)
     );
     serde_json::to_value(&bom).expect("the BOM serializes")
+}
+
+/// Lists, for each package that depends on others, the `bom-ref`s of its dependencies.
+/// `components` contains the package components in catalog order.
+fn dependencies(input: &SbomInput<'_>, components: &[Component]) -> Vec<Dependency> {
+    let mut depends_on: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (dependency, dependent) in &input.catalog.relationships.dependency_of {
+        depends_on
+            .entry(*dependent)
+            .or_default()
+            .push(components[*dependency].bom_ref.clone());
+    }
+    depends_on
+        .into_iter()
+        .map(|(dependent, depends_on)| Dependency {
+            reference: components[dependent].bom_ref.clone(),
+            depends_on,
+        })
+        .collect()
 }
 
 /// Hands out unique `bom-ref` values. Package refs are the syft JSON artifact ids, so the

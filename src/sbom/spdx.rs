@@ -142,6 +142,11 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
     if let Some(distro) = &input.catalog.distro {
         contained.push(distro_package(distro, &mut ids));
     }
+    // The package ids are read before the packages move into the document.
+    let package_ids: Vec<String> = contained
+        .iter()
+        .map(|package| package.spdx_id.clone())
+        .collect();
     for package in contained {
         relationships.push(Relationship {
             spdx_element_id: image_id.clone(),
@@ -149,6 +154,15 @@ pub fn render(input: &SbomInput<'_>, created: OffsetDateTime) -> Value {
             relationship_type: "CONTAINS",
         });
         packages.push(package);
+    }
+    // As in syft's SPDX output, the dependency is the element and the dependent the related
+    // element. File ownership is left out, because the document lists no files.
+    for (dependency, dependent) in &input.catalog.relationships.dependency_of {
+        relationships.push(Relationship {
+            spdx_element_id: package_ids[*dependency].clone(),
+            related_spdx_element: package_ids[*dependent].clone(),
+            relationship_type: "DEPENDENCY_OF",
+        });
     }
 
     let mut document = Document {

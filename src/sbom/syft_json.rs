@@ -1,6 +1,8 @@
 //! syft's JSON format, schema 16.0.18 (the version syft 1.18.1 writes), which is what Anchore's
 //! import API reads as the `packages` content.
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
@@ -30,14 +32,15 @@ pub struct SbomInput<'a> {
 /// Renders the syft JSON document.
 pub fn render(input: &SbomInput<'_>) -> Value {
     let artifacts: Vec<Value> = input.catalog.packages.iter().map(artifact).collect();
+    let (relationships, files) = relationships_and_files(input);
     let distro = match &input.catalog.distro {
         Some(distro) => serde_json::to_value(distro).expect("distro fields are strings"),
         None => json!({}),
     };
     json!({
         "artifacts": artifacts,
-        "artifactRelationships": [],
-        "files": [],
+        "artifactRelationships": relationships,
+        "files": files,
         "source": source(input),
         "distro": distro,
         "descriptor": {
@@ -153,6 +156,68 @@ fn license(license: &License) -> Value {
         "urls": [],
         "locations": license.locations.iter().map(location).collect::<Vec<_>>(),
     })
+}
+
+/// Renders `artifactRelationships` in syft's shapes, and the `files` entries the
+/// relationships refer to. syft also records each file's metadata and digests there, but the
+/// layer walk keeps the contents of database files only, so an entry has its id and location.
+fn relationships_and_files(input: &SbomInput<'_>) -> (Vec<Value>, Vec<Value>) {
+    let packages = &input.catalog.packages;
+    let relations = &input.catalog.relationships;
+    let ids: Vec<String> = packages.iter().map(artifact_id).collect();
+    let source_id = input.identity.digest.hex();
+    let mut files: BTreeMap<String, Value> = BTreeMap::new();
+    let mut file_id = |location: &Location| {
+        let id = file_id(location);
+        files.entry(id.clone()).or_insert_with(|| {
+            json!({
+                "id": id,
+                "location": {"path": location.path, "layerID": location.layer_id.to_string()},
+            })
+        });
+        id
+    };
+
+    let mut out = Vec::new();
+    for (index, package) in packages.iter().enumerate() {
+        out.push(json!({"parent": source_id, "child": ids[index], "type": "contains"}));
+        for location in &package.locations {
+            out.push(json!({
+                "parent": ids[index],
+                "child": file_id(location),
+                "type": "evident-by",
+                "metadata": {"kind": location.evidence},
+            }));
+        }
+    }
+    for (index, location) in &relations.contains {
+        out.push(json!({"parent": ids[*index], "child": file_id(location), "type": "contains"}));
+    }
+    for (dependency, dependent) in &relations.dependency_of {
+        out.push(json!({
+            "parent": ids[*dependency],
+            "child": ids[*dependent],
+            "type": "dependency-of",
+        }));
+    }
+    for overlap in &relations.overlaps {
+        out.push(json!({
+            "parent": ids[overlap.owner],
+            "child": ids[overlap.owned],
+            "type": "ownership-by-file-overlap",
+            "metadata": {"files": overlap.files},
+        }));
+    }
+    (out, files.into_values().collect())
+}
+
+/// Computes a stable 16-hex id for a file from its path and layer.
+pub fn file_id(location: &Location) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(location.path.as_bytes());
+    hasher.update([0]);
+    hasher.update(location.layer_id.to_string().as_bytes());
+    hex::encode(&hasher.finalize()[..8])
 }
 
 /// Computes a stable 16-hex id from the fields that identify the package, so the same analysis always yields the
