@@ -286,7 +286,7 @@ async fn read_source(
     settings: &Settings,
     catalogers: Arc<Vec<Box<dyn Cataloger>>>,
 ) -> Result<SourceImage, Error> {
-    let limits = Limits::default();
+    let limits = settings.limits.clone();
     let platform = settings.platform.clone();
     let wants = move |path: &str| catalog::registry::wants_any(&catalogers, path);
     let source = settings.source.clone();

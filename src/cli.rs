@@ -124,6 +124,16 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PLATFORM", help_heading = "Image source")]
     pub platform: Option<String>,
 
+    /// Largest uncompressed size of one layer, in bytes. A layer that expands past it is
+    /// rejected as a possible decompression bomb.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::source::DEFAULT_MAX_LAYER_SIZE,
+        help_heading = "Image source"
+    )]
+    pub max_layer_size: u64,
+
     /// Speak plain HTTP to the registry of a `registry:REF` image instead of HTTPS.
     #[arg(long, help_heading = "Image source")]
     pub registry_insecure: bool,

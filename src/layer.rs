@@ -103,6 +103,11 @@ pub enum LayerError {
          is truncated"
     )]
     MissingEndOfArchive { size: u64 },
+    #[error(
+        "the layer's tar stream is larger than the limit of {limit} bytes, so it was rejected as \
+         a possible decompression bomb; raise --max-layer-size if the image is genuine"
+    )]
+    TooLarge { limit: u64 },
 }
 
 /// The bytes of the tar stream handed to the hashing thread per message.
@@ -179,6 +184,10 @@ struct TarTap<R> {
     hashes: SyncSender<HashInput>,
     chunk: Arc<[u8]>,
     position: usize,
+    /// Bytes of the tar stream read so far, and the most that may be read.
+    total: u64,
+    max_total: u64,
+    exceeded: bool,
 }
 
 impl<R: Read> Read for TarTap<R> {
@@ -191,6 +200,14 @@ impl<R: Read> Read for TarTap<R> {
                 .read_to_end(&mut next)?;
             if next.is_empty() {
                 return Ok(0);
+            }
+            self.total += next.len() as u64;
+            if self.total > self.max_total {
+                self.exceeded = true;
+                return Err(io::Error::other(format!(
+                    "the tar stream is larger than {} bytes",
+                    self.max_total
+                )));
             }
             self.chunk = Arc::from(next);
             self.position = 0;
@@ -300,12 +317,25 @@ fn walk_stream(
         hashes,
         chunk: Arc::from(Vec::new()),
         position: 0,
+        total: 0,
+        max_total: walk.limits.max_layer_size,
+        exceeded: false,
     };
-    walk.read_entries(&mut tar_stream, compression)?;
-
+    let mut walked = walk.read_entries(&mut tar_stream, compression);
     // The diffID covers everything after the last entry too: the end blocks and the padding
     // up to the record size.
-    io::copy(&mut tar_stream, &mut io::sink()).map_err(read_error)?;
+    if walked.is_ok() {
+        walked = io::copy(&mut tar_stream, &mut io::sink())
+            .map(drop)
+            .map_err(read_error);
+    }
+    // The tar reader may wrap or replace the tap's error, so the flag decides the variant.
+    if tar_stream.exceeded {
+        return Err(LayerError::TooLarge {
+            limit: tar_stream.max_total,
+        });
+    }
+    walked?;
     drop(tar_stream);
     // Bytes after the compressed stream's end still belong to the blob and its digest.
     if compression != Compression::None {

@@ -54,6 +54,8 @@ pub enum SettingsError {
     FailOnPolicyConflict { other: &'static str },
     #[error("--timeout must be at least 1 second")]
     ZeroTimeout,
+    #[error("--max-layer-size must be at least 1 byte")]
+    ZeroMaxLayerSize,
     #[error("--password-stdin: could not read a password from standard input: {0}")]
     PasswordStdin(String),
     #[error("invalid platform {value:?}: expected os/arch or os/arch/variant, e.g. linux/arm64/v8")]
@@ -91,6 +93,8 @@ pub struct Settings {
     pub report_dir: PathBuf,
     /// How to reach the registry of a `registry:REF` image.
     pub registry: RegistryOptions,
+    /// Bounds on what any source may read, `--max-layer-size` among them.
+    pub limits: Limits,
     /// `--bundle-out`: the folder that receives an import bundle.
     pub bundle_out: Option<PathBuf>,
     pub result_json: Option<PathBuf>,
@@ -149,6 +153,13 @@ impl Settings {
             | SourceRef::OciDir { reference, .. }
             | SourceRef::OciArchive { reference, .. } => reference.clone(),
         };
+        if args.max_layer_size == 0 {
+            return Err(SettingsError::ZeroMaxLayerSize);
+        }
+        let limits = Limits {
+            max_layer_size: args.max_layer_size,
+            ..Limits::default()
+        };
         let sbom_outputs = parse_outputs(&args.sbom_out)?;
         let sbom_created = creation_time_from(env("SOURCE_DATE_EPOCH").as_deref())?;
         let registry = RegistryOptions {
@@ -162,7 +173,7 @@ impl Settings {
             },
             platform: platform.clone(),
             docker_config_dir: None,
-            limits: Limits::default(),
+            limits: limits.clone(),
         };
         if args.anchore.fail_on_policy {
             if args.no_import {
@@ -204,6 +215,7 @@ impl Settings {
             report: args.output.report,
             report_dir: args.output.report_dir.clone(),
             registry,
+            limits,
             bundle_out: args.bundle_out.clone(),
             result_json: args.output.result_json.clone(),
             verbose: args.output.verbose,

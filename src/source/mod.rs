@@ -105,6 +105,10 @@ pub struct SourceImage {
     pub tree: FileTree,
 }
 
+/// The default [`Limits::max_layer_size`]: 64 GiB, above the largest layers of the machine
+/// learning images that are among the biggest in common use.
+pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 * 1024 * 1024 * 1024;
+
 /// How much a source may read or buffer. Limits exist so a hostile image cannot exhaust memory.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -112,6 +116,9 @@ pub struct Limits {
     pub max_captured_file: u64,
     /// Largest JSON document (manifest, index, config) read into memory, in bytes.
     pub max_json: u64,
+    /// Largest uncompressed tar stream of one layer, in bytes. It stops a decompression bomb,
+    /// a small blob that expands to far more data than any real layer.
+    pub max_layer_size: u64,
 }
 
 impl Default for Limits {
@@ -119,6 +126,7 @@ impl Default for Limits {
         Self {
             max_captured_file: 512 * 1024 * 1024,
             max_json: 16 * 1024 * 1024,
+            max_layer_size: DEFAULT_MAX_LAYER_SIZE,
         }
     }
 }
