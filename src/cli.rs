@@ -134,6 +134,16 @@ pub struct AnalyzeArgs {
     )]
     pub max_layer_size: u64,
 
+    /// Largest total size of the tar headers of one layer entry (GNU long names, PAX
+    /// records), in bytes. A larger entry is rejected as hostile.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::source::DEFAULT_MAX_TAR_HEADER,
+        help_heading = "Image source"
+    )]
+    pub max_tar_header_size: u64,
+
     /// Speak plain HTTP to the registry of a `registry:REF` image instead of HTTPS.
     #[arg(long, help_heading = "Image source")]
     pub registry_insecure: bool,

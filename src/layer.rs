@@ -6,8 +6,10 @@
 //! are kept. The sha256 passes run on a helper thread, and the chunks on their way to it take
 //! at most [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
@@ -108,6 +110,12 @@ pub enum LayerError {
          a possible decompression bomb; raise --max-layer-size if the image is genuine"
     )]
     TooLarge { limit: u64 },
+    #[error(
+        "the tar headers of one entry (GNU long name, long link name or PAX records) after \
+         {path:?} are larger than the limit of {limit} bytes, so the layer was rejected as \
+         hostile; raise --max-tar-header-size if the image is genuine"
+    )]
+    HeaderTooLarge { path: String, limit: u64 },
 }
 
 /// The bytes of the tar stream handed to the hashing thread per message.
@@ -188,6 +196,51 @@ struct TarTap<R> {
     total: u64,
     max_total: u64,
     exceeded: bool,
+    guard: Rc<HeaderGuard>,
+}
+
+/// The bound on the bytes the tar reader consumes between two entries: the headers, GNU long
+/// names and PAX records of the next entry. The tar reader reads those into memory whole, so
+/// without this bound one long-name entry of a decompression bomb could take gigabytes.
+#[derive(Default)]
+struct HeaderGuard {
+    /// Bytes of the tar stream handed to the tar reader so far.
+    consumed: Cell<u64>,
+    /// While the tar reader looks for the next entry, the stream offset it may not pass.
+    budget_end: Cell<Option<u64>>,
+    exceeded: Cell<bool>,
+}
+
+impl HeaderGuard {
+    /// Allows the tar reader to consume `skipped` bytes of entry data it skips itself, the
+    /// padding after them and then at most `max_header` bytes.
+    fn open(&self, skipped: u64, max_header: u64) {
+        let end = self
+            .consumed
+            .get()
+            .saturating_add(skipped)
+            .saturating_add(TAR_BLOCK)
+            .saturating_add(max_header);
+        self.budget_end.set(Some(end));
+    }
+
+    fn close(&self) {
+        self.budget_end.set(None);
+    }
+
+    fn consume(&self, count: usize) -> io::Result<()> {
+        let consumed = self.consumed.get() + count as u64;
+        self.consumed.set(consumed);
+        match self.budget_end.get() {
+            Some(end) if consumed > end => {
+                self.exceeded.set(true);
+                Err(io::Error::other(
+                    "the tar headers of an entry are too large",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl<R: Read> Read for TarTap<R> {
@@ -216,6 +269,7 @@ impl<R: Read> Read for TarTap<R> {
         let count = buf.len().min(self.chunk.len() - self.position);
         buf[..count].copy_from_slice(&self.chunk[self.position..self.position + count]);
         self.position += count;
+        self.guard.consume(count)?;
         Ok(count)
     }
 }
@@ -320,8 +374,10 @@ fn walk_stream(
         total: 0,
         max_total: walk.limits.max_layer_size,
         exceeded: false,
+        guard: Rc::new(HeaderGuard::default()),
     };
-    let mut walked = walk.read_entries(&mut tar_stream, compression);
+    let guard = Rc::clone(&tar_stream.guard);
+    let mut walked = walk.read_entries(&mut tar_stream, &guard, compression);
     // The diffID covers everything after the last entry too: the end blocks and the padding
     // up to the record size.
     if walked.is_ok() {
@@ -333,6 +389,15 @@ fn walk_stream(
     if tar_stream.exceeded {
         return Err(LayerError::TooLarge {
             limit: tar_stream.max_total,
+        });
+    }
+    if guard.exceeded.get() {
+        return Err(LayerError::HeaderTooLarge {
+            path: walk
+                .entries
+                .last()
+                .map_or_else(|| "the start of the layer".to_owned(), |e| e.path.clone()),
+            limit: walk.limits.max_tar_header,
         });
     }
     walked?;
@@ -359,24 +424,39 @@ impl Walk<'_> {
     fn read_entries(
         &mut self,
         stream: &mut impl Read,
+        guard: &HeaderGuard,
         compression: Compression,
     ) -> Result<(), LayerError> {
-        let mut archive = tar::Archive::new(stream);
-        let entries = archive.entries().map_err(|source| LayerError::Read {
+        let read_error = |source| LayerError::Read {
             compression,
             source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| LayerError::Read {
-                compression,
-                source,
-            })?;
-            self.record(entry)?;
+        };
+        let mut archive = tar::Archive::new(stream);
+        let mut entries = archive.entries().map_err(read_error)?;
+        // Entry data the tar reader skips itself, rather than this walk reading it.
+        let mut skipped = 0;
+        loop {
+            guard.open(skipped, self.limits.max_tar_header);
+            let next = entries.next();
+            guard.close();
+            let Some(entry) = next else {
+                return Ok(());
+            };
+            let mut entry = entry.map_err(read_error)?;
+            self.record(&mut entry)?;
+            // The walk reads each entry's data to its end, so the guard counts only headers.
+            // A sparse entry is the exception: reading it would expand its holes, so the tar
+            // reader skips its stored bytes, which the header's size field counts.
+            if entry.header().entry_type() == EntryType::GNUSparse {
+                skipped = entry.header().entry_size().unwrap_or(0);
+            } else {
+                skipped = 0;
+                io::copy(&mut entry, &mut io::sink()).map_err(read_error)?;
+            }
         }
-        Ok(())
     }
 
-    fn record<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
+    fn record<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), LayerError> {
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let header = entry.header();
         // Empty or garbled numeric fields read as 0 instead of failing the layer, so the
@@ -447,7 +527,7 @@ impl Walk<'_> {
         };
 
         if kind == FileKind::Regular {
-            self.capture(&mut entry, &path, size)
+            self.capture(entry, &path, size)
                 .map_err(|source| LayerError::Entry {
                     path: raw_path.clone(),
                     source,

@@ -54,8 +54,8 @@ pub enum SettingsError {
     FailOnPolicyConflict { other: &'static str },
     #[error("--timeout must be at least 1 second")]
     ZeroTimeout,
-    #[error("--max-layer-size must be at least 1 byte")]
-    ZeroMaxLayerSize,
+    #[error("{option} must be at least {minimum} bytes")]
+    LimitTooSmall { option: &'static str, minimum: u64 },
     #[error("--password-stdin: could not read a password from standard input: {0}")]
     PasswordStdin(String),
     #[error("invalid platform {value:?}: expected os/arch or os/arch/variant, e.g. linux/arm64/v8")]
@@ -154,10 +154,21 @@ impl Settings {
             | SourceRef::OciArchive { reference, .. } => reference.clone(),
         };
         if args.max_layer_size == 0 {
-            return Err(SettingsError::ZeroMaxLayerSize);
+            return Err(SettingsError::LimitTooSmall {
+                option: "--max-layer-size",
+                minimum: 1,
+            });
+        }
+        // One tar header block is the smallest entry there is.
+        if args.max_tar_header_size < 512 {
+            return Err(SettingsError::LimitTooSmall {
+                option: "--max-tar-header-size",
+                minimum: 512,
+            });
         }
         let limits = Limits {
             max_layer_size: args.max_layer_size,
+            max_tar_header: args.max_tar_header_size,
             ..Limits::default()
         };
         let sbom_outputs = parse_outputs(&args.sbom_out)?;

@@ -109,6 +109,10 @@ pub struct SourceImage {
 /// learning images that are among the biggest in common use.
 pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 * 1024 * 1024 * 1024;
 
+/// The default [`Limits::max_tar_header`]: 1 MiB. Linux limits a path to 4096 bytes and one
+/// extended attribute value to 64 KiB, so a real entry's headers stay far below it.
+pub const DEFAULT_MAX_TAR_HEADER: u64 = 1024 * 1024;
+
 /// How much a source may read or buffer. Limits exist so a hostile image cannot exhaust memory.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -119,6 +123,9 @@ pub struct Limits {
     /// Largest uncompressed tar stream of one layer, in bytes. It stops a decompression bomb,
     /// a small blob that expands to far more data than any real layer.
     pub max_layer_size: u64,
+    /// Largest total of the tar headers of one layer entry (its header, GNU long name and
+    /// long link name, PAX records), in bytes. The tar reader holds them in memory whole.
+    pub max_tar_header: u64,
 }
 
 impl Default for Limits {
@@ -127,6 +134,7 @@ impl Default for Limits {
             max_captured_file: 512 * 1024 * 1024,
             max_json: 16 * 1024 * 1024,
             max_layer_size: DEFAULT_MAX_LAYER_SIZE,
+            max_tar_header: DEFAULT_MAX_TAR_HEADER,
         }
     }
 }
