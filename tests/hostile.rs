@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -419,30 +420,120 @@ fn padded_path(length: usize, target: &str) -> String {
     path
 }
 
-#[tokio::test]
-async fn megabyte_gnu_long_name_is_read() {
+/// Builds the layer of `megabyte_gnu_long_name_*`, whose dpkg database is named by a 3 MiB
+/// GNU long name.
+fn long_name_layer() -> Layer {
     let name = padded_path(3 << 20, "var/lib/dpkg/status");
-    let layer = layer_tar(&[
+    Layer::gzip(&layer_tar(&[
         Member::File("etc/os-release", OS_RELEASE),
         Member::GnuLongName(&name, DPKG_STATUS),
-    ]);
-    let (_dir, arg, _) = archive_arg(&docker_archive(&[Layer::gzip(&layer)], "hostile/long:1"));
+    ]))
+}
+
+/// Builds the layer of `megabyte_pax_path_*`, whose apk database is named by a 3 MiB PAX
+/// `path` record.
+fn pax_path_layer() -> Layer {
+    let name = padded_path(3 << 20, "lib/apk/db/installed");
+    Layer::gzip(&layer_tar(&[
+        Member::File("etc/os-release", OS_RELEASE),
+        Member::PaxPath(&name, APK_INSTALLED),
+    ]))
+}
+
+#[tokio::test]
+async fn megabyte_gnu_long_name_rejected() {
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[long_name_layer()], "hostile/long:1"));
     let run = analyze(&arg, &[]).await;
+    assert_rejected(
+        &run,
+        2,
+        &[
+            "0/layer.tar",
+            "/etc/os-release",
+            "1048576",
+            "--max-tar-header-size",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn megabyte_gnu_long_name_read_when_allowed() {
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[long_name_layer()], "hostile/long:1"));
+    let run = analyze(&arg, &["--max-tar-header-size", "8388608"]).await;
     assert_imported(&run);
+    // The long name, not the short one in the header, names the file.
     assert!(!run.packages_of("deb").is_empty(), "{}", run.stderr());
 }
 
 #[tokio::test]
-async fn megabyte_pax_path_is_read() {
-    let name = padded_path(3 << 20, "lib/apk/db/installed");
-    let layer = layer_tar(&[
-        Member::File("etc/os-release", OS_RELEASE),
-        Member::PaxPath(&name, APK_INSTALLED),
-    ]);
-    let (_dir, arg, _) = archive_arg(&docker_archive(&[Layer::gzip(&layer)], "hostile/pax:1"));
+async fn megabyte_pax_path_rejected() {
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[pax_path_layer()], "hostile/pax:1"));
     let run = analyze(&arg, &[]).await;
+    assert_rejected(
+        &run,
+        2,
+        &["0/layer.tar", "1048576", "--max-tar-header-size"],
+    );
+}
+
+#[tokio::test]
+async fn megabyte_pax_path_read_when_allowed() {
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[pax_path_layer()], "hostile/pax:1"));
+    let run = analyze(&arg, &["--max-tar-header-size", "8388608"]).await;
     assert_imported(&run);
     assert!(!run.packages_of("apk").is_empty(), "{}", run.stderr());
+}
+
+#[tokio::test]
+async fn gnu_long_name_bomb_rejected() {
+    // A GNU long name entry of 256 MiB of zeros, about 256 KiB once compressed, streamed into
+    // the encoder so the test never holds it whole.
+    const SIZE: u64 = 256 << 20;
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.set_size(SIZE);
+    header.set_mode(0o644);
+    header.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    header.set_cksum();
+    let mut tar = tar::Header::new_gnu();
+    tar.set_path("etc/os-release").unwrap();
+    tar.set_size(OS_RELEASE.len() as u64);
+    tar.set_mode(0o644);
+    tar.set_cksum();
+    let mut diff_id = sha2::Sha256::default();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut write = |bytes: &[u8]| {
+        sha2::Digest::update(&mut diff_id, bytes);
+        encoder.write_all(bytes).unwrap();
+    };
+    write(tar.as_bytes());
+    write(&pad_block(OS_RELEASE));
+    write(header.as_bytes());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..SIZE / zeros.len() as u64 {
+        write(&zeros);
+    }
+    let mut file = tar::Header::new_gnu();
+    file.set_path("short").unwrap();
+    file.set_size(0);
+    file.set_cksum();
+    write(file.as_bytes());
+    write(&[0u8; 1024]);
+    let layer = Layer {
+        stored: encoder.finish().unwrap(),
+        diff_id: inline_scan::digest::Digest::from_hasher(diff_id),
+    };
+    assert!(layer.stored.len() < 4 << 20, "the bomb compresses well");
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[layer], "hostile/namebomb:1"));
+    let run = analyze(&arg, &[]).await;
+    assert_rejected(&run, 2, &["0/layer.tar", "--max-tar-header-size"]);
+}
+
+/// Pads `data` with zeros to a whole number of tar blocks.
+fn pad_block(data: &[u8]) -> Vec<u8> {
+    let mut padded = data.to_vec();
+    padded.resize(data.len().div_ceil(512) * 512, 0);
+    padded
 }
 
 /// Analyzes an image whose first layer holds the databases in `damaged` and whose second
@@ -526,4 +617,41 @@ async fn rpm_sqlite_cut_mid_page_warns() {
     )
     .await;
     assert_partial(&cut, &whole, "/var/lib/rpm/rpmdb.sqlite", "deb", "rpm");
+}
+
+#[tokio::test]
+async fn gnu_sparse_file_is_read() {
+    // GNU tar stores a sparse file's holes in its headers. The stored data the walk skips
+    // must not count as headers, and the dpkg database after it must still be read.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    let sparse = std::fs::File::create(root.join("sparse")).unwrap();
+    for offset in [0u64, 8 << 20, 40 << 20] {
+        std::os::unix::fs::FileExt::write_all_at(&sparse, &[7u8; 3 << 20], offset).unwrap();
+    }
+    sparse.set_len(64 << 20).unwrap();
+    std::fs::write(root.join("var/lib/dpkg/status"), DPKG_STATUS).unwrap();
+    let tar_path = dir.path().join("layer.tar");
+    let status = std::process::Command::new("tar")
+        .args(["--sparse", "--format=gnu", "-cf"])
+        .arg(&tar_path)
+        .arg("-C")
+        .arg(&root)
+        .args(["sparse", "var"])
+        .status()
+        .expect("run GNU tar");
+    assert!(status.success());
+    let layer_bytes = std::fs::read(&tar_path).unwrap();
+    assert_eq!(
+        layer_bytes[156], b'S',
+        "tar wrote no GNU sparse entry first"
+    );
+    let (_dir, arg, _) = archive_arg(&docker_archive(
+        &[Layer::plain(layer_bytes)],
+        "hostile/sparse:1",
+    ));
+    let run = analyze(&arg, &["--max-tar-header-size", "4096"]).await;
+    assert_imported(&run);
+    assert!(!run.packages_of("deb").is_empty(), "{}", run.stderr());
 }
