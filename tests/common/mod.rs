@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod built_image;
+pub mod cutting_proxy;
 pub mod fake_anchore;
 
 use std::collections::BTreeMap;
