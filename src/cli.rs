@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::anchore::ApiVersionChoice;
 use crate::report::platform::ReportPlatform;
+use crate::secret::Secret;
 
 /// Analyze a container image where it was built and import the analysis into Anchore.
 #[derive(Debug, Parser)]
@@ -241,7 +242,7 @@ pub struct AnchoreArgs {
         hide_env_values = true,
         help_heading = "Anchore"
     )]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 
     /// Read the password from the first line of standard input.
     #[arg(long, conflicts_with = "password", help_heading = "Anchore")]

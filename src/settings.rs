@@ -298,7 +298,11 @@ pub fn connection(
         }
         line
     } else {
-        fallback(&args.password, "ANCHORECTL_PASSWORD").ok_or(SettingsError::Missing {
+        let given = args
+            .password
+            .as_ref()
+            .map(|password| password.expose().to_owned());
+        fallback(&given, "ANCHORECTL_PASSWORD").ok_or(SettingsError::Missing {
             what: "Anchore password",
             flag: "-p PASS or --password-stdin",
             env: "ANCHORE_CLI_PASS (or ANCHORECTL_PASSWORD)",
