@@ -1,6 +1,6 @@
 //! Faults of the network and of the Docker daemon, injected by servers on 127.0.0.1 and a
-//! unix socket proxy, with the real binary: each ends in a clear failure or a recovery, and
-//! never leaves an import operation open on the fake.
+//! unix socket proxy, with the real binary. Each ends in a clear failure or a recovery, and
+//! none leaves an import operation open on the fake.
 
 mod common;
 #[path = "common/docker.rs"]
@@ -187,7 +187,7 @@ async fn hung_upload_times_out_and_deletes() {
 #[tokio::test]
 async fn trickling_poll_body_times_out() {
     let fake = FakeAnchore::start(FakeConfig::new(ApiMode::V2Only)).await;
-    // One byte every 200 ms: a poll answer of a few hundred bytes takes about a minute, far
+    // One byte every 200 ms: a poll response of a few hundred bytes takes about a minute, far
     // past the 2 s request timeout, although bytes keep arriving.
     fake.inject(Fault::Trickle {
         method: Method::GET,

@@ -1,6 +1,6 @@
 //! Hostile and damaged images, built inside each test and analyzed by the real binary against
-//! the fake Anchore: every case either fails with an exit code and a message naming the input,
-//! or is analyzed safely, and no import operation is ever left open.
+//! the fake Anchore. Every case either fails with an exit code and a message naming the input,
+//! or is analyzed safely. No case leaves an import operation open.
 
 mod common;
 
@@ -320,6 +320,7 @@ async fn traversal_names_stay_in_image() {
         docker_archive(&[Layer::plain(layer)], "hostile/dots:1"),
     )
     .unwrap();
+
     let run = analyze(&format!("docker-archive:{}", archive.display()), &[]).await;
     assert_imported(&run);
     // The names were read as paths inside the image, so its packages and distro are found.
@@ -487,7 +488,7 @@ async fn megabyte_pax_path_read_when_allowed() {
 #[tokio::test]
 async fn gnu_long_name_bomb_rejected() {
     // A GNU long name entry of 256 MiB of zeros, about 256 KiB once compressed, streamed into
-    // the encoder so the test never holds it whole.
+    // the encoder so the test never keeps it in memory whole.
     const SIZE: u64 = 256 << 20;
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(tar::EntryType::GNULongName);
@@ -500,6 +501,7 @@ async fn gnu_long_name_bomb_rejected() {
     tar.set_size(OS_RELEASE.len() as u64);
     tar.set_mode(0o644);
     tar.set_cksum();
+
     let mut diff_id = sha2::Sha256::default();
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut write = |bytes: &[u8]| {
@@ -519,6 +521,7 @@ async fn gnu_long_name_bomb_rejected() {
     file.set_cksum();
     write(file.as_bytes());
     write(&[0u8; 1024]);
+
     let layer = Layer {
         stored: encoder.finish().unwrap(),
         diff_id: inline_scan::digest::Digest::from_hasher(diff_id),
@@ -536,8 +539,8 @@ fn pad_block(data: &[u8]) -> Vec<u8> {
     padded
 }
 
-/// Analyzes an image whose first layer holds the databases in `damaged` and whose second
-/// layer holds those in `healthy`, and the same image with `damaged` left whole.
+/// Analyzes an image whose first layer contains the databases in `damaged` and whose second
+/// layer contains those in `healthy`, and the same image with `damaged` left whole.
 async fn damaged_and_whole(
     damaged: &[(&str, &[u8], usize)],
     healthy: &[(&str, &[u8])],
@@ -632,6 +635,7 @@ async fn gnu_sparse_file_is_read() {
     }
     sparse.set_len(64 << 20).unwrap();
     std::fs::write(root.join("var/lib/dpkg/status"), DPKG_STATUS).unwrap();
+
     let tar_path = dir.path().join("layer.tar");
     let status = std::process::Command::new("tar")
         .args(["--sparse", "--format=gnu", "-cf"])
@@ -647,6 +651,7 @@ async fn gnu_sparse_file_is_read() {
         layer_bytes[156], b'S',
         "tar wrote no GNU sparse entry first"
     );
+
     let (_dir, arg, _) = archive_arg(&docker_archive(
         &[Layer::plain(layer_bytes)],
         "hostile/sparse:1",

@@ -21,8 +21,8 @@ const DPKG_STATUS: &[u8] =
 const APK_INSTALLED: &[u8] = include_bytes!("fixtures/catalog/apk/multiple-1/lib/apk/db/installed");
 const OS_RELEASE: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\n";
 
-/// The three images: a tag in the daemon and the layers of each. Their package sets differ,
-/// so a run that imported another run's analysis shows up in the counts.
+/// Returns the three images, a daemon tag and layers each. Their package sets differ, so a
+/// run that imported another run's analysis shows up in the counts.
 fn images() -> Vec<(&'static str, Vec<Layer>)> {
     let dpkg = Layer::gzip(&layer_tar(&[
         Member::File("etc/os-release", OS_RELEASE),

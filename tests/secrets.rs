@@ -160,8 +160,8 @@ async fn run_case(case: &Case, work: &Path) -> Output {
     child.wait_with_output().await.unwrap()
 }
 
-/// A stand-in for the GitHub API on 127.0.0.1 that accepts any check run, so the token is
-/// really sent. Returns its URL, the authorization headers it received and its task.
+/// Starts a stand-in for the GitHub API on 127.0.0.1 that accepts any check run, so the token
+/// is really sent. Returns its URL, the authorization headers it receives and its task.
 async fn fake_github() -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -105,12 +105,14 @@ pub struct SourceImage {
     pub tree: FileTree,
 }
 
-/// The default [`Limits::max_layer_size`]: 64 GiB, above the largest layers of the machine
-/// learning images that are among the biggest in common use.
+/// The default [`Limits::max_layer_size`]: 64 GiB.
+/// NOTE: an estimate, meant to sit well above real layers (images with bundled machine learning
+/// models can reach tens of GiB) while still stopping a bomb.
 pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 * 1024 * 1024 * 1024;
 
 /// The default [`Limits::max_tar_header`]: 1 MiB. Linux limits a path to 4096 bytes and one
-/// extended attribute value to 64 KiB, so a real entry's headers stay far below it.
+/// extended attribute value to 64 KiB (`PATH_MAX` and `XATTR_SIZE_MAX` in `linux/limits.h`),
+/// so a real entry's headers stay far below it.
 pub const DEFAULT_MAX_TAR_HEADER: u64 = 1024 * 1024;
 
 /// How much a source may read or buffer. Limits exist so a hostile image cannot exhaust memory.
@@ -124,7 +126,7 @@ pub struct Limits {
     /// a small blob that expands to far more data than any real layer.
     pub max_layer_size: u64,
     /// Largest total of the tar headers of one layer entry (its header, GNU long name and
-    /// long link name, PAX records), in bytes. The tar reader holds them in memory whole.
+    /// long link name, PAX records), in bytes. The tar reader keeps them in memory whole.
     pub max_tar_header: u64,
 }
 

@@ -229,6 +229,7 @@ pub fn oci_layout(layout: &Path, layers: &[Layer], reference: &str) -> Digest {
     .expect("write oci-layout");
     let config = config(layers);
     let config_digest = write_blob(layout, &config);
+
     let layer_descriptors: Vec<_> = layers
         .iter()
         .map(|layer| {
@@ -251,6 +252,7 @@ pub fn oci_layout(layout: &Path, layers: &[Layer], reference: &str) -> Digest {
     }))
     .expect("serialize manifest");
     let manifest_digest = write_blob(layout, &manifest);
+
     let index = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
