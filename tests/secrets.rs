@@ -1,7 +1,7 @@
-//! Secrets never leave the process: the Anchore password, a GitHub token and a registry
+//! Secrets reach only the servers they are for. The Anchore password, a GitHub token and a registry
 //! password, each recognisable, are given to every command and wrapper path, at `-V` and at
 //! trace level. The test then searches stdout, stderr, every file the runs wrote and the
-//! command line of every process on the machine while the runs went on.
+//! command line of every child process while the runs went on.
 
 mod common;
 #[path = "common/docker.rs"]
@@ -31,6 +31,10 @@ const SECRETS: [&str; 3] = [ANCHORE_PASSWORD, GITHUB_TOKEN, REGISTRY_PASSWORD];
 /// The GitHub step command that hides a value in later log lines. Printing the password in
 /// it is the point of the command, so such lines are the one allowed place.
 const MASK_COMMAND: &str = "::add-mask::";
+
+/// Serializes the tests that watch the process list, because one of them puts a password on
+/// a command line on purpose.
+static PROCESS_LIST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,8 +76,35 @@ fn assert_folder_clean(folder: &Path) -> usize {
     checked
 }
 
+/// Returns whether `pid` is a descendant of this test process. Other programs on the machine,
+/// such as other test binaries pushing to a registry with the same test password, are not
+/// the binary's children and are not checked.
+fn descends_from_this_test(pid: u32) -> bool {
+    let me = std::process::id();
+    let mut current = pid;
+    while current > 1 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{current}/stat")) else {
+            return false;
+        };
+        // The parent id is the second field after the command name, which ends at the last ')'.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let Some(parent) = after_name
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+        else {
+            return false;
+        };
+        if parent == me {
+            return true;
+        }
+        current = parent;
+    }
+    false
+}
+
 /// Reads `/proc/*/cmdline` of every process in a loop until stopped, and records each
-/// command line that contains a secret.
+/// command line of a descendant of this test that contains a secret.
 struct CommandLineWatch {
     stop: Arc<AtomicBool>,
     found: Arc<Mutex<Vec<String>>>,
@@ -95,7 +126,10 @@ impl CommandLineWatch {
                         continue;
                     };
                     let line = String::from_utf8_lossy(&bytes).replace('\0', " ");
-                    if SECRETS.iter().any(|secret| line.contains(secret)) {
+                    let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
+                    if SECRETS.iter().any(|secret| line.contains(secret))
+                        && pid.is_some_and(descends_from_this_test)
+                    {
                         thread_found.lock().unwrap().push(line);
                     }
                 }
@@ -209,6 +243,7 @@ fn oci_archive(layout: &Path, target: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_any_output() {
+    let _serial = PROCESS_LIST.lock().await;
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -668,4 +703,45 @@ fn settings_debug_hides_secrets() {
             assert!(!text.contains(secret), "{text}");
         }
     }
+}
+
+#[tokio::test]
+async fn watch_sees_password_argument() {
+    let _serial = PROCESS_LIST.lock().await;
+    // The one way to put the password on a command line is -p, which the help text warns
+    // about. The watch must see it there, or its empty findings above would prove nothing.
+    let fake = FakeAnchore::start(FakeConfig::new(ApiMode::V2Only)).await;
+    fake.inject(common::fake_anchore::Fault::Delay {
+        method: axum::http::Method::GET,
+        path_suffix: String::new(),
+        delay: std::time::Duration::from_millis(500),
+        times: 1,
+    });
+    let watch = CommandLineWatch::start();
+    let image = format!(
+        "docker-archive:{}",
+        fixture("rpm-sqlite.docker.tar").display()
+    );
+    let output = binary::run(
+        &[
+            "analyze",
+            &image,
+            "-r",
+            &fake.url,
+            "-u",
+            "admin",
+            "-p",
+            ANCHORE_PASSWORD,
+        ],
+        &[],
+    )
+    .await;
+    let (command_lines, _) = watch.finish();
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        command_lines
+            .iter()
+            .any(|line| line.contains(binary::BINARY) && line.contains(ANCHORE_PASSWORD)),
+        "the watch missed the -p argument"
+    );
 }
