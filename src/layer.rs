@@ -201,9 +201,10 @@ struct TarTap<R> {
 
 /// The bound on the bytes the tar reader consumes between two entries: the headers, GNU long
 /// names and PAX records of the next entry. The tar reader reads those into memory whole, so
-/// without this bound one long-name entry of a decompression bomb could take gigabytes.
+/// without this bound one long-name entry of a decompression bomb could take gigabytes. The
+/// outer tar of an image archive is bounded the same way.
 #[derive(Default)]
-struct HeaderGuard {
+pub(crate) struct HeaderGuard {
     /// Bytes of the tar stream handed to the tar reader so far.
     consumed: Cell<u64>,
     /// While the tar reader looks for the next entry, the stream offset it may not pass.
@@ -214,7 +215,7 @@ struct HeaderGuard {
 impl HeaderGuard {
     /// Allows the tar reader to consume `skipped` bytes of entry data it skips itself, the
     /// padding after them and then at most `max_header` bytes.
-    fn open(&self, skipped: u64, max_header: u64) {
+    pub(crate) fn open(&self, skipped: u64, max_header: u64) {
         let end = self
             .consumed
             .get()
@@ -224,8 +225,14 @@ impl HeaderGuard {
         self.budget_end.set(Some(end));
     }
 
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         self.budget_end.set(None);
+    }
+
+    /// Returns whether a read passed the bound, so the error the tar reader returned is
+    /// this guard's.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
     }
 
     fn consume(&self, count: usize) -> io::Result<()> {
@@ -241,6 +248,33 @@ impl HeaderGuard {
             _ => Ok(()),
         }
     }
+}
+
+/// A reader whose bytes a [`HeaderGuard`] counts.
+pub(crate) struct Guarded<R> {
+    pub(crate) inner: R,
+    pub(crate) guard: Rc<HeaderGuard>,
+}
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.guard.consume(count)?;
+        Ok(count)
+    }
+}
+
+/// Reads the rest of `entry`'s data, so that a [`HeaderGuard`] counts only headers while the
+/// tar reader looks for the next entry. Returns the stored bytes left for the tar reader to
+/// skip, which [`HeaderGuard::open`] allows for. A GNU sparse entry is not read, because
+/// reading it would expand its holes: its stored bytes, counted by the header's size field,
+/// are left to the tar reader.
+pub(crate) fn finish_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<u64> {
+    if entry.header().entry_type() == EntryType::GNUSparse {
+        return Ok(entry.header().entry_size().unwrap_or(0));
+    }
+    io::copy(entry, &mut io::sink())?;
+    Ok(0)
 }
 
 impl<R: Read> Read for TarTap<R> {
@@ -391,12 +425,12 @@ fn walk_stream(
             limit: tar_stream.max_total,
         });
     }
-    if guard.exceeded.get() {
+    if guard.exceeded() {
         return Err(LayerError::HeaderTooLarge {
             path: walk
                 .entries
                 .last()
-                .map_or_else(|| "the start of the layer".to_owned(), |e| e.path.clone()),
+                .map_or_else(|| "the start of the layer".to_owned(), |e| shorten(&e.path)),
             limit: walk.limits.max_tar_header,
         });
     }
@@ -444,15 +478,7 @@ impl Walk<'_> {
             };
             let mut entry = entry.map_err(read_error)?;
             self.record(&mut entry)?;
-            // The walk reads each entry's data to its end, so the guard counts only headers.
-            // A sparse entry is the exception: reading it would expand its holes, so the tar
-            // reader skips its stored bytes, which the header's size field counts.
-            if entry.header().entry_type() == EntryType::GNUSparse {
-                skipped = entry.header().entry_size().unwrap_or(0);
-            } else {
-                skipped = 0;
-                io::copy(&mut entry, &mut io::sink()).map_err(read_error)?;
-            }
+            skipped = finish_entry(&mut entry).map_err(read_error)?;
         }
     }
 
@@ -644,6 +670,16 @@ impl Walk<'_> {
     fn push(&mut self, entry: LayerEntry) {
         self.latest.insert(entry.path.clone(), self.entries.len());
         self.entries.push(entry);
+    }
+}
+
+/// Returns `name` cut to at most 200 characters, for messages: a hostile tar can carry
+/// names of a megabyte.
+pub(crate) fn shorten(name: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    match name.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}… ({} bytes in all)", &name[..end], name.len()),
+        None => name.to_owned(),
     }
 }
 
