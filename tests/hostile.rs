@@ -660,3 +660,61 @@ async fn gnu_sparse_file_is_read() {
     assert_imported(&run);
     assert!(!run.packages_of("deb").is_empty(), "{}", run.stderr());
 }
+
+/// Writes a tar member header of `kind` and `size` for `name` to `out`.
+fn write_header(out: &mut impl std::io::Write, name: &[u8], kind: tar::EntryType, size: u64) {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_cksum();
+    out.write_all(header.as_bytes()).unwrap();
+}
+
+#[tokio::test]
+async fn archive_long_name_bomb_rejected() {
+    // The outer tar of a docker save archive, not a layer: its first member has a GNU long
+    // name of 64 MiB, written to disk in pieces.
+    const SIZE: u64 = 64 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("image.tar");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    write_header(
+        &mut file,
+        b"././@LongLink",
+        tar::EntryType::GNULongName,
+        SIZE,
+    );
+    let names = vec![b'a'; 1 << 20];
+    for _ in 0..SIZE >> 20 {
+        file.write_all(&names).unwrap();
+    }
+    write_header(&mut file, b"short", tar::EntryType::Regular, 0);
+    file.write_all(&[0u8; 1024]).unwrap();
+    file.flush().unwrap();
+    drop(file);
+
+    let run = analyze(&format!("docker-archive:{}", path.display()), &[]).await;
+    assert_rejected(&run, 2, &["1048576", "--max-tar-header-size"]);
+    // The message names the place without repeating the name.
+    assert!(run.stderr().len() < 4096, "{} bytes", run.stderr().len());
+}
+
+#[tokio::test]
+async fn long_member_names_are_shortened() {
+    // Names of 512 KiB are within the header limit, and an archive of them alone is not an
+    // image: the message that lists them must stay short.
+    let name = "n/".repeat(256 << 10) + "member";
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(4);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, &name, &b"data"[..])
+        .unwrap();
+    let (_dir, arg, _) = archive_arg(&builder.into_inner().unwrap());
+    let run = analyze(&arg, &[]).await;
+    assert_rejected(&run, 2, &["no manifest.json", "bytes in all"]);
+    assert!(run.stderr().len() < 4096, "{} bytes", run.stderr().len());
+}
