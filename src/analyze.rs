@@ -305,7 +305,7 @@ async fn read_source(
     catalogers: Arc<Vec<Box<dyn Cataloger>>>,
     progress: &Progress,
 ) -> Result<SourceImage, Error> {
-    let limits = Limits::default();
+    let limits = settings.limits.clone();
     let platform = settings.platform.clone();
     let wants = catalog::CatalogerCapture { catalogers };
     let source = settings.source.clone();

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::anchore::ApiVersionChoice;
 use crate::catalog::registry::Scope;
 use crate::report::platform::ReportPlatform;
+use crate::secret::Secret;
 
 /// Analyze a container image where it was built and import the analysis into Anchore.
 #[derive(Debug, Parser)]
@@ -126,6 +127,26 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PLATFORM", help_heading = "Image source")]
     pub platform: Option<String>,
 
+    /// Largest uncompressed size of one layer, in bytes. A layer that expands past it is
+    /// rejected as a possible decompression bomb.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::source::DEFAULT_MAX_LAYER_SIZE,
+        help_heading = "Image source"
+    )]
+    pub max_layer_size: u64,
+
+    /// Largest total size of the tar headers of one layer entry (GNU long names, PAX
+    /// records), in bytes. A larger entry is rejected as hostile.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::source::DEFAULT_MAX_TAR_HEADER,
+        help_heading = "Image source"
+    )]
+    pub max_tar_header_size: u64,
+
     /// Speak plain HTTP to the registry of a `registry:REF` image instead of HTTPS.
     #[arg(long, help_heading = "Image source")]
     pub registry_insecure: bool,
@@ -234,7 +255,7 @@ pub struct AnchoreArgs {
         hide_env_values = true,
         help_heading = "Anchore"
     )]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 
     /// Read the password from the first line of standard input.
     #[arg(long, conflicts_with = "password", help_heading = "Anchore")]

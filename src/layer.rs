@@ -9,9 +9,11 @@
 //! [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
@@ -109,6 +111,17 @@ pub enum LayerError {
          is truncated"
     )]
     MissingEndOfArchive { size: u64 },
+    #[error(
+        "the layer's tar stream is larger than the limit of {limit} bytes, so it was rejected as \
+         a possible decompression bomb; raise --max-layer-size if the image is genuine"
+    )]
+    TooLarge { limit: u64 },
+    #[error(
+        "the tar headers of one entry (GNU long name, long link name or PAX records) after \
+         {path:?} are larger than the limit of {limit} bytes, so the layer was rejected as \
+         hostile; raise --max-tar-header-size if the image is genuine"
+    )]
+    HeaderTooLarge { path: String, limit: u64 },
 }
 
 /// The number of leading bytes of a regular file that [`Extractor::claims`] receives.
@@ -263,6 +276,89 @@ struct TarTap<R> {
     hashes: SyncSender<HashInput>,
     chunk: Arc<[u8]>,
     position: usize,
+    /// Bytes of the tar stream read so far, and the most that may be read.
+    total: u64,
+    max_total: u64,
+    exceeded: bool,
+    guard: Rc<HeaderGuard>,
+}
+
+/// The bound on the bytes the tar reader consumes between two entries: the headers, GNU long
+/// names and PAX records of the next entry. The tar reader reads those into memory whole, so
+/// without this bound one long-name entry of a decompression bomb could take gigabytes. The
+/// outer tar of an image archive is bounded the same way.
+#[derive(Default)]
+pub(crate) struct HeaderGuard {
+    /// Bytes of the tar stream handed to the tar reader so far.
+    consumed: Cell<u64>,
+    /// While the tar reader looks for the next entry, the stream offset it may not pass.
+    budget_end: Cell<Option<u64>>,
+    exceeded: Cell<bool>,
+}
+
+impl HeaderGuard {
+    /// Allows the tar reader to consume `skipped` bytes of entry data it skips itself, the
+    /// padding after them and then at most `max_header` bytes.
+    pub(crate) fn open(&self, skipped: u64, max_header: u64) {
+        let end = self
+            .consumed
+            .get()
+            .saturating_add(skipped)
+            .saturating_add(TAR_BLOCK)
+            .saturating_add(max_header);
+        self.budget_end.set(Some(end));
+    }
+
+    pub(crate) fn close(&self) {
+        self.budget_end.set(None);
+    }
+
+    /// Returns whether a read passed the bound, so the error the tar reader returned is
+    /// this guard's.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.exceeded.get()
+    }
+
+    fn consume(&self, count: usize) -> io::Result<()> {
+        let consumed = self.consumed.get() + count as u64;
+        self.consumed.set(consumed);
+        match self.budget_end.get() {
+            Some(end) if consumed > end => {
+                self.exceeded.set(true);
+                Err(io::Error::other(
+                    "the tar headers of an entry are too large",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A reader whose bytes a [`HeaderGuard`] counts.
+pub(crate) struct Guarded<R> {
+    pub(crate) inner: R,
+    pub(crate) guard: Rc<HeaderGuard>,
+}
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.guard.consume(count)?;
+        Ok(count)
+    }
+}
+
+/// Reads the rest of `entry`'s data, so that a [`HeaderGuard`] counts only headers while the
+/// tar reader looks for the next entry. Returns the stored bytes left for the tar reader to
+/// skip, which [`HeaderGuard::open`] allows for. A GNU sparse entry is not read, because
+/// reading it would expand its holes: its stored bytes, counted by the header's size field,
+/// are left to the tar reader.
+pub(crate) fn finish_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<u64> {
+    if entry.header().entry_type() == EntryType::GNUSparse {
+        return Ok(entry.header().entry_size().unwrap_or(0));
+    }
+    io::copy(entry, &mut io::sink())?;
+    Ok(0)
 }
 
 impl<R: Read> Read for TarTap<R> {
@@ -276,6 +372,14 @@ impl<R: Read> Read for TarTap<R> {
             if next.is_empty() {
                 return Ok(0);
             }
+            self.total += next.len() as u64;
+            if self.total > self.max_total {
+                self.exceeded = true;
+                return Err(io::Error::other(format!(
+                    "the tar stream is larger than {} bytes",
+                    self.max_total
+                )));
+            }
             self.chunk = Arc::from(next);
             self.position = 0;
             let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
@@ -283,6 +387,7 @@ impl<R: Read> Read for TarTap<R> {
         let count = buf.len().min(self.chunk.len() - self.position);
         buf[..count].copy_from_slice(&self.chunk[self.position..self.position + count]);
         self.position += count;
+        self.guard.consume(count)?;
         Ok(count)
     }
 }
@@ -389,12 +494,36 @@ fn walk_stream(
         hashes,
         chunk: Arc::from(Vec::new()),
         position: 0,
+        total: 0,
+        max_total: walk.limits.max_layer_size,
+        exceeded: false,
+        guard: Rc::new(HeaderGuard::default()),
     };
-    walk.read_entries(&mut tar_stream, compression)?;
-
+    let guard = Rc::clone(&tar_stream.guard);
+    let mut walked = walk.read_entries(&mut tar_stream, &guard, compression);
     // The diffID covers everything after the last entry too: the end blocks and the padding
     // up to the record size.
-    io::copy(&mut tar_stream, &mut io::sink()).map_err(read_error)?;
+    if walked.is_ok() {
+        walked = io::copy(&mut tar_stream, &mut io::sink())
+            .map(drop)
+            .map_err(read_error);
+    }
+    // The tar reader may wrap or replace the tap's error, so the flag decides the variant.
+    if tar_stream.exceeded {
+        return Err(LayerError::TooLarge {
+            limit: tar_stream.max_total,
+        });
+    }
+    if guard.exceeded() {
+        return Err(LayerError::HeaderTooLarge {
+            path: walk
+                .entries
+                .last()
+                .map_or_else(|| "the start of the layer".to_owned(), |e| shorten(&e.path)),
+            limit: walk.limits.max_tar_header,
+        });
+    }
+    walked?;
     drop(tar_stream);
     // Bytes after the compressed stream's end still belong to the blob and its digest.
     if compression != Compression::None {
@@ -420,24 +549,31 @@ impl Walk<'_> {
     fn read_entries(
         &mut self,
         stream: &mut impl Read,
+        guard: &HeaderGuard,
         compression: Compression,
     ) -> Result<(), LayerError> {
-        let mut archive = tar::Archive::new(stream);
-        let entries = archive.entries().map_err(|source| LayerError::Read {
+        let read_error = |source| LayerError::Read {
             compression,
             source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| LayerError::Read {
-                compression,
-                source,
-            })?;
-            self.record(entry)?;
+        };
+        let mut archive = tar::Archive::new(stream);
+        let mut entries = archive.entries().map_err(read_error)?;
+        // Entry data the tar reader skips itself, rather than this walk reading it.
+        let mut skipped = 0;
+        loop {
+            guard.open(skipped, self.limits.max_tar_header);
+            let next = entries.next();
+            guard.close();
+            let Some(entry) = next else {
+                return Ok(());
+            };
+            let mut entry = entry.map_err(read_error)?;
+            self.record(&mut entry)?;
+            skipped = finish_entry(&mut entry).map_err(read_error)?;
         }
-        Ok(())
     }
 
-    fn record<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), LayerError> {
+    fn record<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), LayerError> {
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let header = entry.header();
         // Empty or garbled numeric fields read as 0 instead of failing the layer, so the
@@ -508,7 +644,7 @@ impl Walk<'_> {
         };
 
         if kind == FileKind::Regular {
-            self.capture(&mut entry, &path, size)
+            self.capture(entry, &path, size)
                 .map_err(|source| LayerError::Entry {
                     path: raw_path.clone(),
                     source,
@@ -775,6 +911,16 @@ fn run_extractors(
         }
     }
     results
+}
+
+/// Returns `name` cut to at most 200 characters, for messages: a hostile tar can carry
+/// names of a megabyte.
+pub(crate) fn shorten(name: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    match name.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}… ({} bytes in all)", &name[..end], name.len()),
+        None => name.to_owned(),
+    }
 }
 
 /// Splits a normalised path into its parent (empty for a top-level name) and basename.

@@ -55,6 +55,8 @@ pub enum SettingsError {
     FailOnPolicyConflict { other: &'static str },
     #[error("--timeout must be at least 1 second")]
     ZeroTimeout,
+    #[error("{option} must be at least {minimum} bytes")]
+    LimitTooSmall { option: &'static str, minimum: u64 },
     #[error("--password-stdin: could not read a password from standard input: {0}")]
     PasswordStdin(String),
     #[error("invalid platform {value:?}: expected os/arch or os/arch/variant, e.g. linux/arm64/v8")]
@@ -94,6 +96,8 @@ pub struct Settings {
     pub report_dir: PathBuf,
     /// How to reach the registry of a `registry:REF` image.
     pub registry: RegistryOptions,
+    /// Bounds on what any source may read, `--max-layer-size` among them.
+    pub limits: Limits,
     /// `--bundle-out`: the folder that receives an import bundle.
     pub bundle_out: Option<PathBuf>,
     pub result_json: Option<PathBuf>,
@@ -152,6 +156,24 @@ impl Settings {
             | SourceRef::OciDir { reference, .. }
             | SourceRef::OciArchive { reference, .. } => reference.clone(),
         };
+        if args.max_layer_size == 0 {
+            return Err(SettingsError::LimitTooSmall {
+                option: "--max-layer-size",
+                minimum: 1,
+            });
+        }
+        // One tar header block is the smallest entry there is.
+        if args.max_tar_header_size < 512 {
+            return Err(SettingsError::LimitTooSmall {
+                option: "--max-tar-header-size",
+                minimum: 512,
+            });
+        }
+        let limits = Limits {
+            max_layer_size: args.max_layer_size,
+            max_tar_header: args.max_tar_header_size,
+            ..Limits::default()
+        };
         let sbom_outputs = parse_outputs(&args.sbom_out)?;
         let sbom_created = creation_time_from(env("SOURCE_DATE_EPOCH").as_deref())?;
         let registry = RegistryOptions {
@@ -165,7 +187,7 @@ impl Settings {
             },
             platform: platform.clone(),
             docker_config_dir: None,
-            limits: Limits::default(),
+            limits: limits.clone(),
         };
         if args.anchore.fail_on_policy {
             if args.no_import {
@@ -208,6 +230,7 @@ impl Settings {
             report: args.output.report,
             report_dir: args.output.report_dir.clone(),
             registry,
+            limits,
             bundle_out: args.bundle_out.clone(),
             result_json: args.output.result_json.clone(),
             verbose: args.output.verbose,
@@ -279,7 +302,11 @@ pub fn connection(
         }
         line
     } else {
-        fallback(&args.password, "ANCHORECTL_PASSWORD").ok_or(SettingsError::Missing {
+        let given = args
+            .password
+            .as_ref()
+            .map(|password| password.expose().to_owned());
+        fallback(&given, "ANCHORECTL_PASSWORD").ok_or(SettingsError::Missing {
             what: "Anchore password",
             flag: "-p PASS or --password-stdin",
             env: "ANCHORE_CLI_PASS (or ANCHORECTL_PASSWORD)",

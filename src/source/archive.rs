@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{self, ScopedJoinHandle};
 
@@ -32,7 +33,9 @@ use super::{Limits, Platform, RawManifest, SourceImage};
 use crate::digest::Digest;
 use crate::filesystem::normalize_path;
 use crate::layer::CapturePolicy;
-use crate::layer::{LayerError, LayerScan, scan_layer};
+use crate::layer::{
+    Guarded, HeaderGuard, LayerError, LayerScan, finish_entry, scan_layer, shorten,
+};
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
 /// finishes its buffered tail while the reader starts feeding the next.
@@ -133,19 +136,42 @@ fn read_members(
 
     thread::scope(|scope| {
         let mut workers: VecDeque<Worker<'_>> = VecDeque::new();
+        let guard = Rc::new(HeaderGuard::default());
         let result = (|| {
-            let mut archive = tar::Archive::new(reader);
+            let mut archive = tar::Archive::new(Guarded {
+                inner: reader,
+                guard: Rc::clone(&guard),
+            });
             let mut last_member = String::from("(start of archive)");
             let corrupt = |member: &str, source| SourceError::ArchiveCorrupt {
                 description: description.to_owned(),
                 member: member.to_owned(),
                 source,
             };
-            let entries = archive
+            let too_large = |member: &str| SourceError::ArchiveHeaderTooLarge {
+                description: description.to_owned(),
+                member: shorten(member),
+                limit: limits.max_tar_header,
+            };
+            let mut entries = archive
                 .entries()
                 .map_err(|source| corrupt(&last_member, source))?;
-            for entry in entries {
-                let mut entry = entry.map_err(|source| corrupt(&last_member, source))?;
+            // Member data the tar reader skips itself, rather than this loop reading it.
+            let mut skipped = 0;
+            loop {
+                guard.open(skipped, limits.max_tar_header);
+                let next = entries.next();
+                guard.close();
+                let Some(entry) = next else {
+                    break;
+                };
+                let mut entry = entry.map_err(|source| {
+                    if guard.exceeded() {
+                        too_large(&last_member)
+                    } else {
+                        corrupt(&last_member, source)
+                    }
+                })?;
                 let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let name = member_key(&raw_name);
                 last_member = raw_name;
@@ -211,6 +237,9 @@ fn read_members(
                     }
                     _ => {}
                 }
+                // A layer worker that stopped early leaves the rest of its member unread.
+                skipped =
+                    finish_entry(&mut entry).map_err(|source| corrupt(&last_member, source))?;
             }
             Ok(())
         })();
@@ -586,7 +615,7 @@ fn open_archive(path: &Path) -> Result<BufReader<File>, SourceError> {
 fn not_an_archive(contents: &ArchiveContents, reason: &str) -> SourceError {
     let mut names: Vec<&str> = contents.sizes.keys().map(String::as_str).collect();
     names.sort_unstable();
-    let first_names: Vec<&str> = names.iter().take(5).copied().collect();
+    let first_names: Vec<String> = names.iter().take(5).map(|name| shorten(name)).collect();
     let listing = if first_names.is_empty() {
         "the tar has no files".to_owned()
     } else {

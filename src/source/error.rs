@@ -44,6 +44,17 @@ pub enum SourceError {
     },
 
     #[error(
+        "the tar headers of a member after {member:?} in {description} (GNU long name, long \
+         link name or PAX records) are larger than the limit of {limit} bytes, so the archive \
+         was rejected as hostile; raise --max-tar-header-size if it is genuine"
+    )]
+    ArchiveHeaderTooLarge {
+        description: String,
+        member: String,
+        limit: u64,
+    },
+
+    #[error(
         "layer {layer} in {description} is truncated or corrupt: {source}; write the image \
          again"
     )]

@@ -105,6 +105,16 @@ pub struct SourceImage {
     pub tree: FileTree,
 }
 
+/// The default [`Limits::max_layer_size`]: 64 GiB.
+/// NOTE: an estimate, meant to sit well above real layers (images with bundled machine learning
+/// models can reach tens of GiB) while still stopping a bomb.
+pub const DEFAULT_MAX_LAYER_SIZE: u64 = 64 * 1024 * 1024 * 1024;
+
+/// The default [`Limits::max_tar_header`]: 1 MiB. Linux limits a path to 4096 bytes and one
+/// extended attribute value to 64 KiB (`PATH_MAX` and `XATTR_SIZE_MAX` in `linux/limits.h`),
+/// so a real entry's headers stay far below it.
+pub const DEFAULT_MAX_TAR_HEADER: u64 = 1024 * 1024;
+
 /// How much a source may read or buffer. Limits exist so a hostile image cannot exhaust memory.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -112,6 +122,12 @@ pub struct Limits {
     pub max_captured_file: u64,
     /// Largest JSON document (manifest, index, config) read into memory, in bytes.
     pub max_json: u64,
+    /// Largest uncompressed tar stream of one layer, in bytes. It stops a decompression bomb,
+    /// a small blob that expands to far more data than any real layer.
+    pub max_layer_size: u64,
+    /// Largest total of the tar headers of one layer entry (its header, GNU long name and
+    /// long link name, PAX records), in bytes. The tar reader keeps them in memory whole.
+    pub max_tar_header: u64,
 }
 
 impl Default for Limits {
@@ -119,6 +135,8 @@ impl Default for Limits {
         Self {
             max_captured_file: 512 * 1024 * 1024,
             max_json: 16 * 1024 * 1024,
+            max_layer_size: DEFAULT_MAX_LAYER_SIZE,
+            max_tar_header: DEFAULT_MAX_TAR_HEADER,
         }
     }
 }

@@ -122,6 +122,15 @@ pub enum Fault {
         location: String,
         times: u32,
     },
+    /// Handles the request normally, then sends the response body `chunk` bytes at a time,
+    /// one piece every `interval`, as a slow or stalling link would.
+    Trickle {
+        method: Method,
+        path_suffix: String,
+        chunk: usize,
+        interval: Duration,
+        times: u32,
+    },
 }
 
 impl Fault {
@@ -149,6 +158,12 @@ impl Fault {
                 path_suffix,
                 times,
                 ..
+            }
+            | Fault::Trickle {
+                method,
+                path_suffix,
+                times,
+                ..
             } => (method, path_suffix, *times),
         };
         times > 0 && fault_method == method && path.ends_with(suffix.as_str())
@@ -159,7 +174,8 @@ impl Fault {
             Fault::Status { times, .. }
             | Fault::Delay { times, .. }
             | Fault::CloseConnection { times, .. }
-            | Fault::Redirect { times, .. } => *times -= 1,
+            | Fault::Redirect { times, .. }
+            | Fault::Trickle { times, .. } => *times -= 1,
         }
     }
 }
@@ -433,7 +449,7 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             fault.clone()
         })
     };
-    let response = match fault {
+    let response = match fault.clone() {
         Some(Fault::Status {
             status,
             retry_after,
@@ -451,7 +467,7 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             tokio::time::sleep(delay).await;
             None
         }
-        None => None,
+        Some(Fault::Trickle { .. }) | None => None,
     };
 
     let response = response.unwrap_or_else(|| {
@@ -466,7 +482,35 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         route(&mut inner, &incoming)
     });
     state.lock().unwrap().requests[index].status = response.status().as_u16();
-    response
+    match fault {
+        Some(Fault::Trickle {
+            chunk, interval, ..
+        }) => trickled(response, chunk, interval).await,
+        _ => response,
+    }
+}
+
+/// Re-sends `response` with its body split into `chunk`-byte pieces, each sent after
+/// `interval`. The `Content-Length` header stays, so the client waits for every piece.
+async fn trickled(response: Response, chunk: usize, interval: Duration) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .expect("buffer the fake's own response");
+    let pieces: Vec<Bytes> = bytes
+        .chunks(chunk.max(1))
+        .map(Bytes::copy_from_slice)
+        .collect();
+    let stream = futures_util::stream::unfold(pieces.into_iter(), move |mut rest| async move {
+        let piece = rest.next()?;
+        tokio::time::sleep(interval).await;
+        Some((Ok::<Bytes, std::io::Error>(piece), rest))
+    });
+    let mut parts = parts;
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 fn parse_query(query: Option<&str>) -> HashMap<String, String> {

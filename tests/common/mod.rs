@@ -2,6 +2,9 @@
 //! image (layer, config, manifest) with its syft JSON SBOM.
 #![allow(dead_code)]
 
+pub mod binary;
+pub mod built_image;
+pub mod cutting_proxy;
 pub mod fake_anchore;
 
 use std::collections::BTreeMap;
