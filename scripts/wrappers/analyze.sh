@@ -51,9 +51,12 @@ tag list analyze
 all-tags flag analyze
 pull flag analyze
 platform value analyze
+max-layer-size value analyze
+max-tar-header-size value analyze
 registry-insecure flag analyze
 registry-cacert value analyze
 registry-username value analyze
+scope value analyze
 sbom-out list analyze
 bundle-out value analyze
 result-json value both
