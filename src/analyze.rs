@@ -115,6 +115,9 @@ async fn run_steps(
     progress: &Progress,
     result: &mut RunResult,
 ) -> Result<(), Error> {
+    if let Some(dir) = &settings.bundle_out {
+        bundle::check_folder(dir)?;
+    }
     let catalogers: Arc<Vec<Box<dyn Cataloger>>> =
         Arc::new(catalog::registry::default_catalogers());
     progress.step(format!("reading {}", settings.image_input));

@@ -2,7 +2,7 @@
 //! outcome into output and an exit code.
 
 use std::ffi::OsString;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use clap::{CommandFactory, Parser};
 use serde_json::json;
@@ -251,7 +251,9 @@ async fn finish_run(
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(published.stdout.as_bytes());
     }
-    if !outputs.sbom_on_stdout {
+    // The digest line means the run succeeded (a failed policy gate included, because the
+    // import itself went through), so scripts can capture it without reading the exit code.
+    if !outputs.sbom_on_stdout && error.is_none() {
         if let Some(identity) = &result.identity {
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{}", identity.digest);
@@ -388,8 +390,13 @@ fn init_logging(verbose: bool, quiet: bool) {
     // oci-client logs registry token responses, bearer tokens included, at debug level, so its
     // target never goes below info whatever INLINE_SCAN_LOG sets.
     let filter = filter.add_directive("oci_client=info".parse().expect("a valid directive"));
+    // Colour codes only on a terminal: CI logs and files get plain text, and NO_COLOR turns
+    // them off everywhere.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

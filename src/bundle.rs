@@ -48,7 +48,9 @@ pub enum BundleError {
     IndexMissing { path: PathBuf },
     #[error("could not read bundle file {path}: {reason}")]
     Read { path: PathBuf, reason: String },
-    #[error("invalid bundle index {path}: {reason}")]
+    #[error(
+        "invalid bundle index {path}: {reason}; write the bundle again with `inline-scan analyze --bundle-out DIR`"
+    )]
     InvalidIndex { path: PathBuf, reason: String },
     #[error(
         "bundle {path} has format version {found}, but this inline-scan reads only version {FORMAT_VERSION}: import it with the inline-scan version that wrote it ({tool})"
@@ -229,6 +231,11 @@ pub fn write(
 /// Reads the bundle in `dir` and verifies it: the format version is known, every listed file
 /// exists with the recorded size and sha256, and the digest equals the sha256 of the manifest.
 pub fn read(dir: &Path) -> Result<Bundle, BundleError> {
+    // `import DIR/bundle.json` means the bundle in DIR.
+    let dir = match dir.file_name() {
+        Some(name) if name == INDEX_FILE && dir.is_file() => dir.parent().unwrap_or(dir),
+        _ => dir,
+    };
     let index_path = dir.join(INDEX_FILE);
     if !index_path.is_file() {
         return Err(BundleError::IndexMissing { path: index_path });
@@ -332,6 +339,21 @@ pub fn read(dir: &Path) -> Result<Bundle, BundleError> {
         },
         tool_version: index.tool.version,
     })
+}
+
+/// Checks, before any work, that `dir` can receive a bundle: it is missing, empty, or holds an
+/// earlier bundle. Nothing is changed.
+pub fn check_folder(dir: &Path) -> Result<(), BundleError> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        // A missing folder is created later, and any other problem is reported by the write.
+        return Ok(());
+    };
+    if entries.next().is_some() && !dir.join(INDEX_FILE).is_file() {
+        return Err(BundleError::NotABundleFolder {
+            path: dir.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Creates `dir` when missing and removes the files of an earlier bundle in it, so a bundle

@@ -40,7 +40,7 @@ pub struct OptionsArgs {
 #[derive(Debug, Args)]
 #[command(after_help = IMAGE_HELP)]
 pub struct AnalyzeArgs {
-    /// The image: a reference in the Docker daemon, `docker-archive:PATH[:REF]`,
+    /// The image: a reference in the Docker daemon, `registry:REF`, `docker-archive:PATH[:REF]`,
     /// `oci-dir:PATH[:REF]` or `oci-archive:PATH[:REF]`.
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -370,10 +370,12 @@ pub struct RunOutputArgs {
 const IMAGE_HELP: &str = "\
 Environment: ANCHORE_CLI_URL / ANCHORECTL_URL, ANCHORE_CLI_USER / ANCHORECTL_USERNAME,
 ANCHORE_CLI_PASS / ANCHORECTL_PASSWORD, ANCHORECTL_ACCOUNT; the Docker daemon is reached through
-DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker CLI reads them.
+DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker CLI reads them; INLINE_SCAN_LOG
+is a log filter such as debug or inline_scan=trace; NO_COLOR turns colour off.
 
 Exit codes: 0 success, 1 usage, input, authentication or HTTP error, 2 analysis failed (locally
-or in Anchore), 124 the wait timed out, 130 interrupted.";
+or in Anchore), 3 the policy evaluation failed with --fail-on-policy, 124 the wait timed out,
+130 interrupted.";
 
 const IMPORT_HELP: &str = "\
 The bundle is checked before Anchore is contacted: every file must match the sha256 and size
@@ -384,4 +386,5 @@ Environment: ANCHORE_CLI_URL / ANCHORECTL_URL, ANCHORE_CLI_USER / ANCHORECTL_USE
 ANCHORE_CLI_PASS / ANCHORECTL_PASSWORD, ANCHORECTL_ACCOUNT.
 
 Exit codes: 0 success, 1 usage, invalid bundle, authentication or HTTP error, 2 analysis failed
-in Anchore, 124 the wait timed out, 130 interrupted.";
+in Anchore, 3 the policy evaluation failed with --fail-on-policy, 124 the wait timed out,
+130 interrupted.";

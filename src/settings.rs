@@ -273,14 +273,15 @@ pub fn connection(
         flag: "-r URL",
         env: "ANCHORE_CLI_URL (or ANCHORECTL_URL), or use --no-import",
     })?;
+    let scheme_hint = "write the scheme too, as in https://anchore.example.com:8228";
     let parsed = url::Url::parse(&url).map_err(|error| SettingsError::InvalidUrl {
         url: url.clone(),
-        reason: error.to_string(),
+        reason: format!("{error}; {scheme_hint}"),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(SettingsError::InvalidUrl {
             url,
-            reason: "the scheme must be http or https".into(),
+            reason: format!("the scheme must be http or https; {scheme_hint}"),
         });
     }
     let username =
@@ -445,6 +446,28 @@ pub fn parse_source(value: &str) -> Result<SourceRef, SettingsError> {
         return Err(SettingsError::InvalidImage {
             value: value.to_owned(),
             reason: "the image reference is empty".into(),
+        });
+    }
+    // A path given without its scheme would be taken for a daemon reference. A reference never
+    // starts with `/` or `.`, and a tarball's name usually ends in .tar, so only such values
+    // that exist on disk get the hint.
+    let path_like = value.starts_with(['/', '.'])
+        || [".tar", ".tar.gz", ".tgz"]
+            .iter()
+            .any(|suffix| value.ends_with(suffix));
+    if path_like && Path::new(value).exists() {
+        let scheme = if Path::new(value).is_dir() {
+            "oci-dir"
+        } else {
+            "docker-archive"
+        };
+        return Err(SettingsError::InvalidImage {
+            value: value.to_owned(),
+            reason: format!(
+                "this is a path on disk, not a Docker daemon image: write {scheme}:{value} \
+                 (docker-archive: for a docker save tarball, oci-archive: for an OCI archive, \
+                 oci-dir: for an OCI layout folder)"
+            ),
         });
     }
     Ok(SourceRef::Daemon(value.to_owned()))

@@ -290,6 +290,14 @@ impl Client {
                 timeout: self.request_timeout,
             };
         }
+        // rustls reports a plain-HTTP reply to its handshake as a corrupt message of type
+        // InvalidContentType, which no CA bundle fixes.
+        if self.base.starts_with("https://") && reason.contains("InvalidContentType") {
+            return ImportError::PlainHttpServer {
+                url: self.base.clone(),
+                reason,
+            };
+        }
         if looks_like_tls_failure(&reason) {
             return ImportError::Tls {
                 url: self.base.clone(),

@@ -62,6 +62,14 @@ async fn verify_credentials(
     if response.status == StatusCode::NOT_FOUND {
         let path = format!("{}/status", version.prefix());
         let response = client.send_idempotent(Method::GET, &path, None).await?;
+        if response.status == StatusCode::NOT_FOUND {
+            // Neither route exists, so this server does not serve the version that the URL
+            // suffix or --api-version chose.
+            return Err(ImportError::VersionNotServed {
+                url: client.base_url().to_owned(),
+                version: version.as_str().to_owned(),
+            });
+        }
         client.check(&Method::GET, &path, response)?;
         return Ok(None);
     }

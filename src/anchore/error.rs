@@ -26,6 +26,12 @@ pub enum ImportError {
     Unreachable { url: String, reason: String },
 
     #[error(
+        "TLS handshake with {url} failed: {reason}; the server seems to answer in plain HTTP, so \
+         use an http:// URL if that is how it is served"
+    )]
+    PlainHttpServer { url: String, reason: String },
+
+    #[error(
         "TLS handshake with {url} failed: {reason}; pass the server's CA bundle with --cacert, \
          or --insecure to skip certificate verification"
     )]
@@ -56,6 +62,13 @@ pub enum ImportError {
          Engine 0.9 or later, or Anchore Enterprise, is required"
     )]
     NoImportApi { url: String, path: String },
+
+    #[error(
+        "the server at {url} does not serve Anchore API {version} (both the account and the \
+         status route returned 404); remove the /v1 or /v2 suffix from the URL and drop \
+         --api-version, so the version is detected"
+    )]
+    VersionNotServed { url: String, version: String },
 
     #[error("{method} {path} failed with HTTP {status}: {message}")]
     Http {

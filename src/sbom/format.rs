@@ -95,6 +95,10 @@ pub enum SbomOutputError {
         path: PathBuf,
     },
     #[error(
+        "--sbom-out {path}: the folder {folder} does not exist; create it first, or choose a path in an existing folder"
+    )]
+    MissingFolder { path: PathBuf, folder: PathBuf },
+    #[error(
         "SOURCE_DATE_EPOCH {value:?} is invalid: expected a non-negative whole number of seconds since 1970-01-01T00:00:00Z, before year 10000; unset it to use the current time"
     )]
     InvalidSourceDateEpoch { value: String },
@@ -138,6 +142,20 @@ pub fn parse_outputs(values: &[String]) -> Result<Vec<SbomOutput>, SbomOutputErr
         .iter()
         .map(|value| parse_output(value))
         .collect::<Result<_, _>>()?;
+    // Checked before the image is read, so a typo in the path does not cost a whole analysis.
+    for output in &outputs {
+        if let SbomTarget::File(path) = &output.target {
+            let folder = path
+                .parent()
+                .filter(|folder| !folder.as_os_str().is_empty());
+            if let Some(folder) = folder.filter(|folder| !folder.is_dir()) {
+                return Err(SbomOutputError::MissingFolder {
+                    path: path.clone(),
+                    folder: folder.to_owned(),
+                });
+            }
+        }
+    }
     for (index, later) in outputs.iter().enumerate() {
         for earlier in &outputs[..index] {
             match (&earlier.target, &later.target) {

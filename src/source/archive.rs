@@ -158,6 +158,7 @@ fn read_members(
                 .map_err(|source| corrupt(&last_member, source))?;
             // Member data the tar reader skips itself, rather than this loop reading it.
             let mut skipped = 0;
+            let mut members_read = 0u64;
             loop {
                 guard.open(skipped, limits.max_tar_header);
                 let next = entries.next();
@@ -168,10 +169,18 @@ fn read_members(
                 let mut entry = entry.map_err(|source| {
                     if guard.exceeded() {
                         too_large(&last_member)
+                    } else if members_read == 0 {
+                        // Not one member read: the file is no tar at all. The tar reader's
+                        // message would quote its first bytes, which can be anything.
+                        SourceError::NotAnArchive {
+                            description: description.to_owned(),
+                            reason: "its first 512 bytes are not a tar header".to_owned(),
+                        }
                     } else {
                         corrupt(&last_member, source)
                     }
                 })?;
+                members_read += 1;
                 let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let name = member_key(&raw_name);
                 last_member = raw_name;
