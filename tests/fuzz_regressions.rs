@@ -155,3 +155,16 @@ fn placeholders_take_later_digests() {
     assert_eq!(members[0].1, format!("{body_digest} 4 @h9 @x1"));
     assert_eq!(members[1], ("second".to_owned(), "body".to_owned()));
 }
+
+/// A BerkeleyDB metadata page that declares about 2^32 pages in a file of a few pages. The
+/// reader walked every declared page number, which took minutes, before it was bounded by the
+/// pages present.
+#[test]
+fn rpm_bdb_huge_page_count() {
+    let folder = repository().join("tests/fixtures/fuzz/rpm_bdb");
+    let inputs = files_in(&folder);
+    assert!(!inputs.is_empty());
+    for input in inputs {
+        run(target("rpm_bdb"), &input);
+    }
+}
