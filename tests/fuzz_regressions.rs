@@ -52,7 +52,11 @@ fn run(target: &Target, input: &Path) -> Outcome {
 fn every_target_has_seeds() {
     for target in TARGETS {
         let seeds = files_in(&repository().join("fuzz/corpus").join(target.name));
-        assert!(!seeds.is_empty(), "fuzz/corpus/{} has no seeds", target.name);
+        assert!(
+            !seeds.is_empty(),
+            "fuzz/corpus/{} has no seeds",
+            target.name
+        );
     }
 }
 
@@ -65,7 +69,10 @@ fn every_target_has_a_fuzz_binary() {
             .join(format!("{}.rs", target.name));
         assert!(source.is_file(), "{source:?} is missing");
         let declared = format!("name = \"{}\"", target.name);
-        assert!(manifest.contains(&declared), "fuzz/Cargo.toml lacks {declared}");
+        assert!(
+            manifest.contains(&declared),
+            "fuzz/Cargo.toml lacks {declared}"
+        );
     }
 }
 
@@ -123,14 +130,20 @@ fn archive_seeds_yield_images() {
         ("oci_archive", "rpm-sqlite-layout"),
     ] {
         let outcome = run(target(name), &corpus.join(name).join(seed));
-        assert!(outcome.items > 0, "{name} read no files from the {seed} seed");
+        assert!(
+            outcome.items > 0,
+            "{name} read no files from the {seed} seed"
+        );
     }
 }
 
 #[test]
 fn layer_seeds_yield_entries() {
     let corpus = repository().join("fuzz/corpus");
-    let outcome = run(target("layer_sequence"), &corpus.join("layer_sequence/base-upper"));
+    let outcome = run(
+        target("layer_sequence"),
+        &corpus.join("layer_sequence/base-upper"),
+    );
     assert!(outcome.items > 0);
     let outcome = run(target("layer_tar"), &corpus.join("layer_tar/upper.tar.zst"));
     assert!(outcome.items > 0);

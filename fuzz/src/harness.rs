@@ -67,23 +67,30 @@ pub struct Target {
     pub run: fn(&[u8]) -> Outcome,
 }
 
+/// Lists targets by entry function, which names the target too, so the two cannot differ.
+macro_rules! targets {
+    ($($entry:ident),* $(,)?) => {
+        &[$(Target { name: stringify!($entry), run: $entry }),*]
+    };
+}
+
 /// Every target, by the name of its `fuzz_targets/NAME.rs` file and `fuzz/corpus/NAME` folder.
-pub const TARGETS: &[Target] = &[
-    Target { name: "layer_tar", run: layer_tar },
-    Target { name: "layer_sequence", run: layer_sequence },
-    Target { name: "docker_archive", run: docker_archive },
-    Target { name: "oci_archive", run: oci_archive },
-    Target { name: "compression", run: compression },
-    Target { name: "os_release", run: os_release },
-    Target { name: "dpkg_status", run: dpkg_status },
-    Target { name: "apk_installed", run: apk_installed },
-    Target { name: "rpm_sqlite", run: rpm_sqlite },
-    Target { name: "rpm_bdb", run: rpm_bdb },
-    Target { name: "rpm_ndb", run: rpm_ndb },
-    Target { name: "rpm_header", run: rpm_header },
-    Target { name: "rpm_manifest", run: rpm_manifest },
-    Target { name: "python_metadata", run: python_metadata },
-    Target { name: "npm_package_json", run: npm_package_json },
+pub const TARGETS: &[Target] = targets![
+    layer_tar,
+    layer_sequence,
+    docker_archive,
+    oci_archive,
+    compression,
+    os_release,
+    dpkg_status,
+    apk_installed,
+    rpm_sqlite,
+    rpm_bdb,
+    rpm_ndb,
+    rpm_header,
+    rpm_manifest,
+    python_metadata,
+    npm_package_json,
 ];
 
 /// Limits small enough that one fuzz input cannot hold much memory.
@@ -148,7 +155,9 @@ pub fn layer_sequence(data: &[u8]) -> Outcome {
 /// Every visible path, implied parent directories included, is a prefix of a path stored in
 /// the tar, so a tree can have at most one path per byte of the uncompressed stream.
 fn entry_bound(tar_bytes: u64) -> usize {
-    usize::try_from(tar_bytes).unwrap_or(usize::MAX).saturating_add(1)
+    usize::try_from(tar_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
 }
 
 fn resolve_all(tree: &FileTree) {
@@ -327,7 +336,11 @@ pub fn os_release(data: &[u8]) -> Outcome {
 pub fn dpkg_status(data: &[u8]) -> Outcome {
     let (stanzas, _) = dpkg::parse_status(&String::from_utf8_lossy(data));
     let mut packages = catalog_at(&DpkgCataloger, "/var/lib/dpkg/status", data);
-    packages = packages.max(catalog_at(&DpkgCataloger, "/var/lib/dpkg/status.d/fuzz", data));
+    packages = packages.max(catalog_at(
+        &DpkgCataloger,
+        "/var/lib/dpkg/status.d/fuzz",
+        data,
+    ));
     Outcome::new(stanzas.len().max(packages), data.len())
 }
 
