@@ -2,8 +2,8 @@
 # Fuzz each named target (all of them by default) for SECONDS each, one after the other on one
 # job, and print a line of statistics per target. Run from the repository root:
 #   fuzz/run.sh [-t SECONDS] [TARGET...]
-# The working corpus grows in fuzz/corpus/TARGET (keep only seeds there when committing, see
-# docs/FUZZING.md), and crash inputs land in fuzz/artifacts/TARGET.
+# New inputs go to fuzz/work/TARGET, so fuzz/corpus/TARGET keeps only the seeds, and crash
+# inputs go to fuzz/artifacts/TARGET.
 set -euo pipefail
 
 seconds=180
@@ -16,12 +16,14 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   mapfile -t targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v inline-scan-fuzz)
 fi
 
-# The maximum input length per target, in bytes: the largest seed fits, so no seed is cut.
+# The maximum input length per target, in bytes, chosen so that every seed fits.
 max_len() {
   case "$1" in
     rpm_ndb) echo 1400000 ;;
     rpm_sqlite) echo 262144 ;;
-    layer_tar | layer_sequence | docker_archive | oci_archive | compression | rpm_bdb) echo 131072 ;;
+    layer_tar | layer_sequence | docker_archive | oci_archive | compression | rpm_bdb | dpkg_status)
+      echo 131072
+      ;;
     *) echo 65536 ;;
   esac
 }

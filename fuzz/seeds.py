@@ -60,7 +60,7 @@ def make_tar(entries, tar_format):
 
 
 def base_layer():
-    """A layer with the release, dpkg, apk and npm files, a symlink and a hardlink."""
+    """Build a layer with release, dpkg, apk and npm files, a symlink and a hardlink."""
     os_release = (CATALOG / "distro/ubuntu/etc/os-release").read_bytes()
     status = (CATALOG / "dpkg/single/var/lib/dpkg/status").read_bytes()
     installed = (CATALOG / "apk/single/lib/apk/db/installed").read_bytes()
@@ -82,7 +82,7 @@ def base_layer():
 
 
 def upper_layer():
-    """A layer with a whiteout, an opaque marker, a long path and a symlink loop."""
+    """Build a layer with a whiteout, an opaque marker, a long path and a symlink loop."""
     metadata = (
         CATALOG
         / "python/coverage/site-packages/somerequests-3.22.0.dist-info/METADATA"
@@ -126,7 +126,7 @@ def layer_seeds():
 
 
 def sectioned(members):
-    """Joins (name, contents) pairs into the sectioned form the archive targets read."""
+    """Join (name, contents) pairs into the sectioned form the archive targets read."""
     parts = []
     for name, contents in members:
         parts.extend([name, contents])
@@ -134,7 +134,7 @@ def sectioned(members):
 
 
 def docker_config_with_placeholders(config_bytes, first_layer):
-    """Replaces the config's diff_ids with @dN placeholders for members first_layer, ..."""
+    """Replace the config's diff_ids with @dN placeholders, counting from member first_layer."""
     config = json.loads(config_bytes)
     count = len(config["rootfs"]["diff_ids"])
     config["rootfs"]["diff_ids"] = [f"@d{first_layer + n}" for n in range(count)]

@@ -1,7 +1,7 @@
-//! Runs the fuzz entries of `fuzz/src/harness.rs` without cargo-fuzz: every input a fuzzer
-//! found a crash, hang or unbounded result with (tests/fixtures/fuzz/TARGET/), and every corpus
-//! seed (fuzz/corpus/TARGET/) through every target. Each run must return without a panic and
-//! within the target's bound.
+//! Runs the fuzz entries of `fuzz/src/harness.rs` on the stable toolchain, without cargo-fuzz.
+//! Every saved crash, hang or unbounded-result input (tests/fixtures/fuzz/TARGET/) goes through
+//! its own target, and every corpus seed (fuzz/corpus/TARGET/) through every target. Each run
+//! must return without a panic and within the target's bound.
 
 #[path = "../fuzz/src/harness.rs"]
 #[allow(dead_code)]
