@@ -36,7 +36,7 @@ pub const SECTION_SEPARATOR: &[u8] = b"\n=====\n";
 /// expand to gigabytes, which is the caller's limit to enforce, not the decoder's.
 pub const MAX_DECODED: u64 = 8 * 1024 * 1024;
 
-/// What a parser produced from one input.
+/// The result of one parser run: the items produced and the bound they must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
     /// Items produced: tree entries, packages, file records or decoded bytes.
