@@ -60,7 +60,9 @@ pub fn read_blobs(bytes: &[u8]) -> BlobRead {
         Err(error) => return BlobRead::failed(error),
     };
     let mut read = BlobRead::default();
-    for page_number in 1..database.page_count {
+    // The metadata's page count is not trusted, because a small file that declares 2^32 pages
+    // would otherwise take billions of steps to walk.
+    for page_number in 1..database.page_count.min(database.present_pages()) {
         if let Err(error) = database.read_hash_page(page_number, &mut read.blobs) {
             // In a cut-off file the damage is a symptom, so the truncation is what gets
             // reported.
@@ -150,9 +152,14 @@ impl<'a> Database<'a> {
         })
     }
 
+    /// Returns the number of whole pages in the file.
+    fn present_pages(&self) -> u64 {
+        (self.bytes.len() / self.page_size) as u64
+    }
+
     /// Returns the error for a file shorter than its metadata declares, if it is.
     fn truncation(&self) -> Option<DatabaseError> {
-        let present = (self.bytes.len() / self.page_size) as u64;
+        let present = self.present_pages();
         (present < self.page_count).then_some(DatabaseError::BerkeleyTruncated {
             present,
             declared: self.page_count,
@@ -257,12 +264,12 @@ impl<'a> Database<'a> {
         }
         let mut value = Vec::with_capacity(total);
         let mut next = u64::from(first);
-        // A chain longer than the file's page count must revisit a page, so the walk stops
-        // there instead of looping.
+        // A chain longer than the number of pages in the file must revisit a page, so the walk
+        // stops there instead of looping. The declared page count can be far larger.
         let mut steps = 0u64;
         while value.len() < total {
             steps += 1;
-            if next == 0 || steps > self.page_count {
+            if next == 0 || steps > self.present_pages() {
                 return Err(Self::page_error(
                     number,
                     format!("overflow chain ends after {} of {total} bytes", value.len()),
