@@ -4,10 +4,11 @@
 //! Nothing in a layer is written to disk and a layer is never held in memory whole: only the
 //! captured file contents (each at most [`Limits::max_captured_file`]) and the entry metadata
 //! are kept. The sha256 passes run on a helper thread, and the chunks on their way to it take
-//! at most [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
+//! at most [`HASH_QUEUE`] + 3 chunks of up to [`TAR_CHUNK`] bytes, about 4.8 MiB, because the
+//! hashing thread hands finished chunks back for reuse.
 
 use std::collections::HashMap;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
@@ -112,8 +113,8 @@ pub const HASH_QUEUE: usize = 16;
 
 /// Bytes for the hashing thread: from the blob as stored, or from the uncompressed tar stream.
 enum HashInput {
-    Blob(Arc<[u8]>),
-    Tar(Arc<[u8]>),
+    Blob(Vec<u8>),
+    Tar(Arc<Vec<u8>>),
 }
 
 /// A running sha256 and byte count of one stream. It also tracks where the last non-zero byte
@@ -143,13 +144,20 @@ impl StreamHash {
 }
 
 /// Hashes the messages until every sender is gone. Returns the blob and tar stream hashes.
-fn hash_inputs(inputs: Receiver<HashInput>) -> (StreamHash, StreamHash) {
+/// A tar chunk that the walk no longer holds goes back through `spare`, so the walk reuses its
+/// buffer instead of allocating and zeroing a new one.
+fn hash_inputs(inputs: Receiver<HashInput>, spare: SyncSender<Vec<u8>>) -> (StreamHash, StreamHash) {
     let mut blob = StreamHash::new();
     let mut tar = StreamHash::new();
     for input in inputs {
         match input {
             HashInput::Blob(chunk) => blob.update(&chunk),
-            HashInput::Tar(chunk) => tar.update(&chunk),
+            HashInput::Tar(chunk) => {
+                tar.update(&chunk);
+                if let Ok(buffer) = Arc::try_unwrap(chunk) {
+                    let _ = spare.try_send(buffer);
+                }
+            }
         }
     }
     (blob, tar)
@@ -166,7 +174,7 @@ impl<R: Read> Read for BlobTap<R> {
         let read = self.inner.read(buf)?;
         if read > 0 {
             // A closed channel means the hashing thread is gone, and joining it reports why.
-            let _ = self.hashes.send(HashInput::Blob(Arc::from(&buf[..read])));
+            let _ = self.hashes.send(HashInput::Blob(buf[..read].to_vec()));
         }
         Ok(read)
     }
@@ -174,32 +182,90 @@ impl<R: Read> Read for BlobTap<R> {
 
 /// A reader over the uncompressed tar stream that reads it in chunks and shares each chunk
 /// with the hashing thread, so the walk and the hashing run on different cores.
+///
+/// It also seeks forward, which lets the tar reader skip file data without copying it out: the
+/// skipped bytes were already sent to the hashing thread with their chunk.
 struct TarTap<R> {
     inner: R,
     hashes: SyncSender<HashInput>,
-    chunk: Arc<[u8]>,
+    /// Buffers of chunks that the hashing thread has finished with.
+    spare: Receiver<Vec<u8>>,
+    /// Shared with the hashing thread, so a chunk is read once and never copied for hashing.
+    chunk: Arc<Vec<u8>>,
     position: usize,
+    /// Bytes of the tar stream consumed so far, read or skipped.
+    offset: u64,
+}
+
+impl<R: Read> TarTap<R> {
+    /// Reads the next chunk of up to [`TAR_CHUNK`] bytes and sends it to the hashing thread.
+    /// Returns false at the end of the stream.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        let mut buffer = self.spare.try_recv().unwrap_or_default();
+        // A reused buffer is already initialised, so this zeroes only what a short chunk left.
+        buffer.resize(TAR_CHUNK, 0);
+        let mut filled = 0;
+        while filled < TAR_CHUNK {
+            match self.inner.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        buffer.truncate(filled);
+        if filled == 0 {
+            return Ok(false);
+        }
+        self.chunk = Arc::new(buffer);
+        self.position = 0;
+        let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        Ok(true)
+    }
 }
 
 impl<R: Read> Read for TarTap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.position == self.chunk.len() {
-            let mut next = Vec::with_capacity(TAR_CHUNK);
-            self.inner
-                .by_ref()
-                .take(TAR_CHUNK as u64)
-                .read_to_end(&mut next)?;
-            if next.is_empty() {
-                return Ok(0);
-            }
-            self.chunk = Arc::from(next);
-            self.position = 0;
-            let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        if self.position == self.chunk.len() && !self.next_chunk()? {
+            return Ok(0);
         }
         let count = buf.len().min(self.chunk.len() - self.position);
         buf[..count].copy_from_slice(&self.chunk[self.position..self.position + count]);
         self.position += count;
+        self.offset += count as u64;
         Ok(count)
+    }
+}
+
+impl<R: Read> Seek for TarTap<R> {
+    /// Skips forward. Only `SeekFrom::Current` with a non-negative offset is supported, which
+    /// is all the tar reader asks for, and a skip past the end of the stream is an error.
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Current(delta) = target else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the layer stream can only skip forward from the current position",
+            ));
+        };
+        let mut remaining = u64::try_from(delta).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the layer stream cannot seek backwards",
+            )
+        })?;
+        while remaining > 0 {
+            if self.position == self.chunk.len() && !self.next_chunk()? {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the tar stream ends inside an entry's data",
+                ));
+            }
+            let step = remaining.min((self.chunk.len() - self.position) as u64);
+            self.position += step as usize;
+            self.offset += step;
+            remaining -= step;
+        }
+        Ok(self.offset)
     }
 }
 
@@ -237,8 +303,9 @@ pub fn scan_layer(
     // Both sha256 passes run on a second thread while this one decompresses and walks.
     let (walked, blob, tar) = thread::scope(|scope| {
         let (sender, receiver) = sync_channel(HASH_QUEUE);
-        let hasher = scope.spawn(move || hash_inputs(receiver));
-        let walked = walk_stream(&mut walk, stored, compression, sender);
+        let (spare_sender, spare) = sync_channel(HASH_QUEUE);
+        let hasher = scope.spawn(move || hash_inputs(receiver, spare_sender));
+        let walked = walk_stream(&mut walk, stored, compression, sender, spare);
         let (blob, tar) = match hasher.join() {
             Ok(hashes) => hashes,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -280,6 +347,7 @@ fn walk_stream(
     stored: impl Read,
     compression: Compression,
     hashes: SyncSender<HashInput>,
+    spare: Receiver<Vec<u8>>,
 ) -> Result<(), LayerError> {
     let read_error = |source| LayerError::Read {
         compression,
@@ -298,8 +366,10 @@ fn walk_stream(
     let mut tar_stream = TarTap {
         inner: decoded,
         hashes,
-        chunk: Arc::from(Vec::new()),
+        spare,
+        chunk: Arc::new(Vec::new()),
         position: 0,
+        offset: 0,
     };
     walk.read_entries(&mut tar_stream, compression)?;
 
@@ -328,11 +398,11 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn read_entries(
         &mut self,
-        stream: &mut impl Read,
+        stream: &mut (impl Read + Seek),
         compression: Compression,
     ) -> Result<(), LayerError> {
         let mut archive = tar::Archive::new(stream);
-        let entries = archive.entries().map_err(|source| LayerError::Read {
+        let entries = archive.entries_with_seek().map_err(|source| LayerError::Read {
             compression,
             source,
         })?;
