@@ -19,7 +19,8 @@
 #   small     the synthetic image of bench/make_image.py at about 150 MB: tarball and daemon
 #   large     the same content at about 2.3 GB, over 500,000 files in 21 layers: tarball, gzip
 #             OCI layout and daemon
-#   million   1,000,000 small files in 16 layers: tarball (peak memory is the point)
+#   million   over 1,000,000 files, most under 600 bytes, in 18 layers: tarball (peak memory
+#             is the point)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a synthetic multi-layer image as a `docker save` tarball, without a Docker daemon.
 
-The image holds what a real application image holds, in proportions set by --scale:
+The image contains what a real application image contains, in proportions set by --scale:
   - a base layer copied from an existing `docker save` tarball (the Debian minbase image, so
     the dpkg database is real);
   - layers of Python packages (site-packages/NAME-VERSION.dist-info/METADATA and RECORD, plus
@@ -13,7 +13,7 @@ The image holds what a real application image holds, in proportions set by --sca
 
 Content comes from a seeded random generator, so two runs with the same arguments write the
 same bytes. Layer tars are written to a directory next to the output and then moved into the
-outer tarball one by one, so the disk holds at most one extra copy of the largest layer.
+outer tarball one by one, so the disk needs about the image's size plus its largest layer.
 """
 
 import argparse
