@@ -144,9 +144,12 @@ impl StreamHash {
 }
 
 /// Hashes the messages until every sender is gone. Returns the blob and tar stream hashes.
-/// A tar chunk that the walk no longer holds goes back through `spare`, so the walk reuses its
+/// A tar chunk that the walk has released goes back through `spare`, so the walk reuses its
 /// buffer instead of allocating and zeroing a new one.
-fn hash_inputs(inputs: Receiver<HashInput>, spare: SyncSender<Vec<u8>>) -> (StreamHash, StreamHash) {
+fn hash_inputs(
+    inputs: Receiver<HashInput>,
+    spare: SyncSender<Vec<u8>>,
+) -> (StreamHash, StreamHash) {
     let mut blob = StreamHash::new();
     let mut tar = StreamHash::new();
     for input in inputs {
@@ -402,10 +405,12 @@ impl Walk<'_> {
         compression: Compression,
     ) -> Result<(), LayerError> {
         let mut archive = tar::Archive::new(stream);
-        let entries = archive.entries_with_seek().map_err(|source| LayerError::Read {
-            compression,
-            source,
-        })?;
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|source| LayerError::Read {
+                compression,
+                source,
+            })?;
         for entry in entries {
             let entry = entry.map_err(|source| LayerError::Read {
                 compression,
@@ -612,5 +617,91 @@ fn split_parent(path: &str) -> (&str, &str) {
     match path.rfind('/') {
         Some(index) => (&path[..index], &path[index + 1..]),
         None => ("", path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a plain tar: a file larger than several chunks that no cataloger wants, then a
+    /// small wanted file, so the walk has to skip across chunk boundaries before capturing.
+    fn tar_with_skipped_file(skipped_size: usize) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let large: Vec<u8> = (0..skipped_size).map(|index| (index % 251) as u8).collect();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(large.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "opt/large.bin", &large[..])
+            .unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(6);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "etc/wanted", &b"kept!\n"[..])
+            .unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn skip_across_chunks_keeps_capture_and_digest() {
+        let tar = tar_with_skipped_file(3 * TAR_CHUNK + 1000);
+        let scan = scan_layer(&tar[..], &|path| path == "/etc/wanted", &Limits::default()).unwrap();
+
+        assert_eq!(scan.diff_id, Digest::of(&tar));
+        assert_eq!(scan.uncompressed_size, tar.len() as u64);
+        assert_eq!(
+            scan.contents.get("/etc/wanted").map(|bytes| &bytes[..]),
+            Some(&b"kept!\n"[..])
+        );
+        assert!(!scan.contents.contains_key("/opt/large.bin"));
+        let sizes: Vec<(&str, u64)> = scan
+            .entries
+            .iter()
+            .map(|entry| (entry.path.as_str(), entry.size))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("/opt/large.bin", 3 * TAR_CHUNK as u64 + 1000),
+                ("/etc/wanted", 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_cut_inside_skipped_data_fails() {
+        let tar = tar_with_skipped_file(3 * TAR_CHUNK + 1000);
+        let cut = &tar[..2 * TAR_CHUNK];
+        let error = scan_layer(cut, &|path| path == "/etc/wanted", &Limits::default()).unwrap_err();
+
+        assert!(
+            matches!(error, LayerError::Read { .. }),
+            "expected a read error, got {error:?}"
+        );
+        assert!(
+            error.to_string().contains("ends inside an entry's data"),
+            "unexpected message: {error}"
+        );
+    }
+
+    #[test]
+    fn gzip_layer_skip_matches_plain_digests() {
+        let tar = tar_with_skipped_file(2 * TAR_CHUNK);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut encoder, &tar).unwrap();
+        let blob = encoder.finish().unwrap();
+        let scan =
+            scan_layer(&blob[..], &|path| path == "/etc/wanted", &Limits::default()).unwrap();
+
+        assert_eq!(scan.compression, Compression::Gzip);
+        assert_eq!(scan.diff_id, Digest::of(&tar));
+        assert_eq!(scan.blob_digest, Digest::of(&blob));
+        assert_eq!(scan.blob_size, blob.len() as u64);
+        assert_eq!(
+            scan.contents.get("/etc/wanted").map(|bytes| &bytes[..]),
+            Some(&b"kept!\n"[..])
+        );
     }
 }
