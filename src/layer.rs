@@ -6,7 +6,8 @@
 //! are kept. The one thing written to disk is the data of a claimed file larger than
 //! [`SPOOL_IN_MEMORY`], spooled to an anonymous temporary file while its extractors read it.
 //! The sha256 passes run on a helper thread, and the chunks on their way to it take at most
-//! [`HASH_QUEUE`] + 2 chunks of up to [`TAR_CHUNK`] bytes, about 4.5 MiB.
+//! [`HASH_QUEUE`] + 3 chunks of up to [`TAR_CHUNK`] bytes, about 4.8 MiB, because the hashing
+//! thread hands finished chunks back for reuse.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -209,8 +210,8 @@ pub const HASH_QUEUE: usize = 16;
 
 /// Bytes for the hashing thread: from the blob as stored, or from the uncompressed tar stream.
 enum HashInput {
-    Blob(Arc<[u8]>),
-    Tar(Arc<[u8]>),
+    Blob(Vec<u8>),
+    Tar(Arc<Vec<u8>>),
 }
 
 /// A running sha256 and byte count of one stream. It also tracks where the last non-zero byte
@@ -240,13 +241,23 @@ impl StreamHash {
 }
 
 /// Hashes the messages until every sender is gone. Returns the blob and tar stream hashes.
-fn hash_inputs(inputs: Receiver<HashInput>) -> (StreamHash, StreamHash) {
+/// A tar chunk that the walk has released goes back through `spare`, so the walk reuses its
+/// buffer instead of allocating and zeroing a new one.
+fn hash_inputs(
+    inputs: Receiver<HashInput>,
+    spare: SyncSender<Vec<u8>>,
+) -> (StreamHash, StreamHash) {
     let mut blob = StreamHash::new();
     let mut tar = StreamHash::new();
     for input in inputs {
         match input {
             HashInput::Blob(chunk) => blob.update(&chunk),
-            HashInput::Tar(chunk) => tar.update(&chunk),
+            HashInput::Tar(chunk) => {
+                tar.update(&chunk);
+                if let Ok(buffer) = Arc::try_unwrap(chunk) {
+                    let _ = spare.try_send(buffer);
+                }
+            }
         }
     }
     (blob, tar)
@@ -263,7 +274,7 @@ impl<R: Read> Read for BlobTap<R> {
         let read = self.inner.read(buf)?;
         if read > 0 {
             // A closed channel means the hashing thread is gone, and joining it reports why.
-            let _ = self.hashes.send(HashInput::Blob(Arc::from(&buf[..read])));
+            let _ = self.hashes.send(HashInput::Blob(buf[..read].to_vec()));
         }
         Ok(read)
     }
@@ -271,12 +282,19 @@ impl<R: Read> Read for BlobTap<R> {
 
 /// A reader over the uncompressed tar stream that reads it in chunks and shares each chunk
 /// with the hashing thread, so the walk and the hashing run on different cores.
+///
+/// It also seeks forward, which lets the tar reader skip file data without copying it out: the
+/// skipped bytes were already sent to the hashing thread with their chunk. Skipped bytes count
+/// for the [`HeaderGuard`] as read ones do, so its offset stays the tar reader's.
 struct TarTap<R> {
     inner: R,
     hashes: SyncSender<HashInput>,
-    chunk: Arc<[u8]>,
+    /// Buffers of chunks that the hashing thread has finished with.
+    spare: Receiver<Vec<u8>>,
+    /// Shared with the hashing thread, so a chunk is read once and never copied for hashing.
+    chunk: Arc<Vec<u8>>,
     position: usize,
-    /// Bytes of the tar stream read so far, and the most that may be read.
+    /// Bytes of the tar stream taken from the decoder so far, and the most that may be.
     total: u64,
     max_total: u64,
     exceeded: bool,
@@ -348,47 +366,111 @@ impl<R: Read> Read for Guarded<R> {
     }
 }
 
-/// Reads the rest of `entry`'s data, so that a [`HeaderGuard`] counts only headers while the
-/// tar reader looks for the next entry. Returns the stored bytes left for the tar reader to
-/// skip, which [`HeaderGuard::open`] allows for. A GNU sparse entry is not read, because
-/// reading it would expand its holes: its stored bytes, counted by the header's size field,
-/// are left to the tar reader.
-pub(crate) fn finish_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<u64> {
-    if entry.header().entry_type() == EntryType::GNUSparse {
-        return Ok(entry.header().entry_size().unwrap_or(0));
+/// Returns the stream offset where the stored data of `entry` ends. Call it as soon as the tar
+/// reader yields the entry, before any of its data is read: the guard's count is then the
+/// offset where that data starts, after every header of the entry. A GNU sparse entry stores
+/// fewer bytes than it reads as, and its stored size is the header's (or PAX) size field.
+pub(crate) fn entry_data_end<R: Read>(entry: &mut tar::Entry<'_, R>, guard: &HeaderGuard) -> u64 {
+    let stored = if entry.header().entry_type() == EntryType::GNUSparse {
+        let pax_size = entry.pax_extensions().ok().flatten().and_then(|records| {
+            records
+                .flatten()
+                .find(|record| record.key() == Ok("size"))
+                .and_then(|record| record.value().ok()?.parse::<u64>().ok())
+        });
+        pax_size.unwrap_or_else(|| entry.header().entry_size().unwrap_or(0))
+    } else {
+        entry.size()
+    };
+    guard.consumed.get().saturating_add(stored)
+}
+
+/// Returns the bytes of an entry's stored data, which ends at `data_end`, that the walk left
+/// unread. The tar reader skips them itself (by seeking, where the stream allows it) and
+/// [`HeaderGuard::open`] allows for them. Counting from the offset rather than from the size
+/// keeps the bound exact for an entry that a capture or an extractor's head check read in part.
+pub(crate) fn finish_entry(guard: &HeaderGuard, data_end: u64) -> u64 {
+    data_end.saturating_sub(guard.consumed.get())
+}
+
+impl<R: Read> TarTap<R> {
+    /// Reads the next chunk of up to [`TAR_CHUNK`] bytes and sends it to the hashing thread.
+    /// Returns false at the end of the stream, and an error past `max_total`.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        let mut buffer = self.spare.try_recv().unwrap_or_default();
+        // A reused buffer is already initialised, so this zeroes only what a short chunk left.
+        buffer.resize(TAR_CHUNK, 0);
+        let mut filled = 0;
+        while filled < TAR_CHUNK {
+            match self.inner.read(&mut buffer[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        buffer.truncate(filled);
+        if filled == 0 {
+            return Ok(false);
+        }
+        self.total += filled as u64;
+        if self.total > self.max_total {
+            self.exceeded = true;
+            return Err(io::Error::other(format!(
+                "the tar stream is larger than {} bytes",
+                self.max_total
+            )));
+        }
+        self.chunk = Arc::new(buffer);
+        self.position = 0;
+        let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        Ok(true)
     }
-    io::copy(entry, &mut io::sink())?;
-    Ok(0)
 }
 
 impl<R: Read> Read for TarTap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.position == self.chunk.len() {
-            let mut next = Vec::with_capacity(TAR_CHUNK);
-            self.inner
-                .by_ref()
-                .take(TAR_CHUNK as u64)
-                .read_to_end(&mut next)?;
-            if next.is_empty() {
-                return Ok(0);
-            }
-            self.total += next.len() as u64;
-            if self.total > self.max_total {
-                self.exceeded = true;
-                return Err(io::Error::other(format!(
-                    "the tar stream is larger than {} bytes",
-                    self.max_total
-                )));
-            }
-            self.chunk = Arc::from(next);
-            self.position = 0;
-            let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        if self.position == self.chunk.len() && !self.next_chunk()? {
+            return Ok(0);
         }
         let count = buf.len().min(self.chunk.len() - self.position);
         buf[..count].copy_from_slice(&self.chunk[self.position..self.position + count]);
         self.position += count;
         self.guard.consume(count)?;
         Ok(count)
+    }
+}
+
+impl<R: Read> Seek for TarTap<R> {
+    /// Skips forward and returns the new offset. Only `SeekFrom::Current` with a non-negative
+    /// offset is supported, which is all the tar reader asks for, and a skip past the end of
+    /// the stream is an error.
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Current(delta) = target else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the layer stream can only skip forward from the current position",
+            ));
+        };
+        let mut remaining = u64::try_from(delta).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the layer stream cannot seek backwards",
+            )
+        })?;
+        while remaining > 0 {
+            if self.position == self.chunk.len() && !self.next_chunk()? {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the tar stream ends inside an entry's data",
+                ));
+            }
+            let step = remaining.min((self.chunk.len() - self.position) as u64);
+            self.position += step as usize;
+            self.guard.consume(step as usize)?;
+            remaining -= step;
+        }
+        Ok(self.guard.consumed.get())
     }
 }
 
@@ -430,8 +512,9 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
     // Both sha256 passes run on a second thread while this one decompresses and walks.
     let (walked, blob, tar) = thread::scope(|scope| {
         let (sender, receiver) = sync_channel(HASH_QUEUE);
-        let hasher = scope.spawn(move || hash_inputs(receiver));
-        let walked = walk_stream(&mut walk, stored, compression, sender);
+        let (spare_sender, spare) = sync_channel(HASH_QUEUE);
+        let hasher = scope.spawn(move || hash_inputs(receiver, spare_sender));
+        let walked = walk_stream(&mut walk, stored, compression, sender, spare);
         let (blob, tar) = match hasher.join() {
             Ok(hashes) => hashes,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -474,6 +557,7 @@ fn walk_stream(
     stored: impl Read,
     compression: Compression,
     hashes: SyncSender<HashInput>,
+    spare: Receiver<Vec<u8>>,
 ) -> Result<(), LayerError> {
     let read_error = |source| LayerError::Read {
         compression,
@@ -492,7 +576,8 @@ fn walk_stream(
     let mut tar_stream = TarTap {
         inner: decoded,
         hashes,
-        chunk: Arc::from(Vec::new()),
+        spare,
+        chunk: Arc::new(Vec::new()),
         position: 0,
         total: 0,
         max_total: walk.limits.max_layer_size,
@@ -548,7 +633,7 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn read_entries(
         &mut self,
-        stream: &mut impl Read,
+        stream: &mut (impl Read + Seek),
         guard: &HeaderGuard,
         compression: Compression,
     ) -> Result<(), LayerError> {
@@ -557,7 +642,7 @@ impl Walk<'_> {
             source,
         };
         let mut archive = tar::Archive::new(stream);
-        let mut entries = archive.entries().map_err(read_error)?;
+        let mut entries = archive.entries_with_seek().map_err(read_error)?;
         // Entry data the tar reader skips itself, rather than this walk reading it.
         let mut skipped = 0;
         loop {
@@ -568,8 +653,9 @@ impl Walk<'_> {
                 return Ok(());
             };
             let mut entry = entry.map_err(read_error)?;
+            let data_end = entry_data_end(&mut entry, guard);
             self.record(&mut entry)?;
-            skipped = finish_entry(&mut entry).map_err(read_error)?;
+            skipped = finish_entry(guard, data_end);
         }
     }
 
@@ -928,5 +1014,168 @@ fn split_parent(path: &str) -> (&str, &str) {
     match path.rfind('/') {
         Some(index) => (&path[..index], &path[index + 1..]),
         None => ("", path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a plain tar: a file larger than several chunks that no cataloger wants, then a
+    /// small wanted file, so the walk has to skip across chunk boundaries before capturing.
+    fn tar_with_skipped_file(skipped_size: usize) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let large: Vec<u8> = (0..skipped_size).map(|index| (index % 251) as u8).collect();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(large.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "opt/large.bin", &large[..])
+            .unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(6);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "etc/wanted", &b"kept!\n"[..])
+            .unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn skip_across_chunks_keeps_capture_and_digest() {
+        let tar = tar_with_skipped_file(3 * TAR_CHUNK + 1000);
+        let scan = scan_layer(
+            &tar[..],
+            &|path: &str| path == "/etc/wanted",
+            &Limits::default(),
+        )
+        .unwrap();
+
+        assert_eq!(scan.diff_id, Digest::of(&tar));
+        assert_eq!(scan.uncompressed_size, tar.len() as u64);
+        assert_eq!(
+            scan.contents.get("/etc/wanted").map(|bytes| &bytes[..]),
+            Some(&b"kept!\n"[..])
+        );
+        assert!(!scan.contents.contains_key("/opt/large.bin"));
+        let sizes: Vec<(&str, u64)> = scan
+            .entries
+            .iter()
+            .map(|entry| (entry.path.as_str(), entry.size))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("/opt/large.bin", 3 * TAR_CHUNK as u64 + 1000),
+                ("/etc/wanted", 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_cut_inside_skipped_data_fails() {
+        let tar = tar_with_skipped_file(3 * TAR_CHUNK + 1000);
+        let cut = &tar[..2 * TAR_CHUNK];
+        let error =
+            scan_layer(cut, &|path: &str| path == "/etc/wanted", &Limits::default()).unwrap_err();
+
+        assert!(
+            matches!(error, LayerError::Read { .. }),
+            "expected a read error, got {error:?}"
+        );
+        assert!(
+            error.to_string().contains("ends inside an entry's data"),
+            "unexpected message: {error}"
+        );
+    }
+
+    #[test]
+    fn gzip_layer_skip_matches_plain_digests() {
+        let tar = tar_with_skipped_file(2 * TAR_CHUNK);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut encoder, &tar).unwrap();
+        let blob = encoder.finish().unwrap();
+        let scan = scan_layer(
+            &blob[..],
+            &|path: &str| path == "/etc/wanted",
+            &Limits::default(),
+        )
+        .unwrap();
+
+        assert_eq!(scan.compression, Compression::Gzip);
+        assert_eq!(scan.diff_id, Digest::of(&tar));
+        assert_eq!(scan.blob_digest, Digest::of(&blob));
+        assert_eq!(scan.blob_size, blob.len() as u64);
+        assert_eq!(
+            scan.contents.get("/etc/wanted").map(|bytes| &bytes[..]),
+            Some(&b"kept!\n"[..])
+        );
+    }
+
+    /// An extractor that reads every file's head and claims none, so each entry is left
+    /// partly read for the tar reader to skip.
+    struct HeadOnly;
+
+    impl Extractor for HeadOnly {
+        fn name(&self) -> &'static str {
+            "head-only"
+        }
+
+        fn claims(&self, _path: &str, _head: &[u8]) -> bool {
+            false
+        }
+
+        fn extract(&self, _: &str, _: &mut dyn FileData, _: u64) -> Option<ExtractResult> {
+            None
+        }
+    }
+
+    impl CapturePolicy for HeadOnly {
+        fn wants(&self, _path: &str) -> bool {
+            false
+        }
+
+        fn extractors(&self) -> Vec<&dyn Extractor> {
+            vec![self]
+        }
+    }
+
+    #[test]
+    fn header_limit_is_exact_after_partly_read_entry() {
+        // 20 blocks and a byte of data leave 511 bytes of padding, so the slack the guard
+        // allows for padding is a single byte.
+        let data: Vec<u8> = (0..20 * 512 + 1).map(|index| (index % 7) as u8).collect();
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "opt/data.bin", &data[..])
+            .unwrap();
+        // A 1000-byte name takes a GNU long-name header, 1024 bytes of name data and the
+        // entry's own header: 2048 bytes.
+        let long_name = format!("opt/{}", "n".repeat(996));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(3);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, &long_name, &b"end"[..])
+            .unwrap();
+        let tar = builder.into_inner().unwrap();
+        let limits = |max_tar_header| Limits {
+            max_tar_header,
+            ..Limits::default()
+        };
+
+        let scan = scan_layer(&tar[..], &HeadOnly, &limits(2047)).unwrap();
+        assert_eq!(scan.diff_id, Digest::of(&tar));
+        assert_eq!(scan.entries.len(), 2);
+        assert_eq!(scan.entries[1].path, format!("/{long_name}"));
+
+        let error = scan_layer(&tar[..], &HeadOnly, &limits(2046)).unwrap_err();
+        assert!(
+            matches!(error, LayerError::HeaderTooLarge { limit: 2046, .. }),
+            "expected the header limit, got {error:?}"
+        );
     }
 }

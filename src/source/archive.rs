@@ -7,8 +7,9 @@
 //! and keeps small members (JSON documents) in memory. The image is picked at the end.
 //!
 //! Memory bound: at most [`MAX_LAYER_WORKERS`] layers are in flight. Each buffers at most
-//! [`CHANNEL_CHUNKS`] + 2 chunks of [`CHUNK_SIZE`] bytes on its way in (2.5 MiB) and the layer
-//! walk's hashing queue (4.5 MiB), so about 14 MiB in all. Small members take at most
+//! [`CHANNEL_CHUNKS`] + 3 chunks of [`CHUNK_SIZE`] bytes on its way in (2.75 MiB), because
+//! used chunks come back for reuse, and the layer walk's hashing queue (4.8 MiB), so about
+//! 15 MiB in all. Small members take at most
 //! [`SMALL_MEMBER_BUDGET`] times `limits.max_json`. On top of that come the entry lists of
 //! every layer scanned and the captured file contents.
 
@@ -34,7 +35,7 @@ use crate::digest::Digest;
 use crate::filesystem::normalize_path;
 use crate::layer::CapturePolicy;
 use crate::layer::{
-    Guarded, HeaderGuard, LayerError, LayerScan, finish_entry, scan_layer, shorten,
+    Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end, finish_entry, scan_layer, shorten,
 };
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
@@ -87,6 +88,9 @@ fn member_key(raw: &str) -> String {
 /// The reader side of a layer worker: the chunks the archive reader sends, in order.
 struct ChunkReader {
     chunks: Receiver<io::Result<Vec<u8>>>,
+    /// Buffers handed back to the archive reader for reuse, so it neither allocates nor zeroes
+    /// a new one per chunk.
+    spare: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     position: usize,
 }
@@ -96,7 +100,8 @@ impl Read for ChunkReader {
         while self.position == self.current.len() {
             match self.chunks.recv() {
                 Ok(Ok(chunk)) => {
-                    self.current = chunk;
+                    let used = std::mem::replace(&mut self.current, chunk);
+                    let _ = self.spare.try_send(used);
                     self.position = 0;
                 }
                 Ok(Err(error)) => return Err(error),
@@ -181,6 +186,7 @@ fn read_members(
                     }
                 })?;
                 members_read += 1;
+                let data_end = entry_data_end(&mut entry, &guard);
                 let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let name = member_key(&raw_name);
                 last_member = raw_name;
@@ -209,16 +215,18 @@ fn read_members(
                                 }
                             }
                             let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
+                            let (spare_sender, spare) = sync_channel(CHANNEL_CHUNKS);
                             let handle = scope.spawn(move || {
                                 let reader = ChunkReader {
                                     chunks: receiver,
+                                    spare: spare_sender,
                                     current: Vec::new(),
                                     position: 0,
                                 };
                                 scan_layer(reader, wants, limits)
                             });
                             workers.push_back((name, handle));
-                            stream_member(&mut entry, prefix, size, &sender)
+                            stream_member(&mut entry, prefix, size, &sender, &spare)
                                 .map_err(|source| corrupt(&last_member, source))?;
                         } else {
                             small_total += size;
@@ -247,8 +255,7 @@ fn read_members(
                     _ => {}
                 }
                 // A layer worker that stopped early leaves the rest of its member unread.
-                skipped =
-                    finish_entry(&mut entry).map_err(|source| corrupt(&last_member, source))?;
+                skipped = finish_entry(&guard, data_end);
             }
             Ok(())
         })();
@@ -279,17 +286,15 @@ fn stream_member(
     prefix: Vec<u8>,
     size: u64,
     sender: &SyncSender<io::Result<Vec<u8>>>,
+    spare: &Receiver<Vec<u8>>,
 ) -> io::Result<()> {
     let mut sent = prefix.len() as u64;
     if sender.send(Ok(prefix)).is_err() {
         return Ok(());
     }
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK_SIZE);
-        let read = entry
-            .by_ref()
-            .take(CHUNK_SIZE as u64)
-            .read_to_end(&mut chunk);
+        let mut chunk = spare.try_recv().unwrap_or_default();
+        let read = fill_chunk(entry, &mut chunk);
         match read {
             Ok(0) => break,
             Ok(count) => {
@@ -314,6 +319,23 @@ fn stream_member(
         return Err(io::Error::new(io::ErrorKind::UnexpectedEof, message));
     }
     Ok(())
+}
+
+/// Reads up to [`CHUNK_SIZE`] bytes into `chunk`, reusing its buffer: a buffer that held a
+/// full chunk before is not zeroed again. Returns the bytes read, 0 at the end of the member.
+fn fill_chunk(entry: &mut impl Read, chunk: &mut Vec<u8>) -> io::Result<usize> {
+    chunk.resize(CHUNK_SIZE, 0);
+    let mut filled = 0;
+    while filled < CHUNK_SIZE {
+        match entry.read(&mut chunk[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    chunk.truncate(filled);
+    Ok(filled)
 }
 
 impl ArchiveContents {
