@@ -27,15 +27,6 @@ KNOWN = [
     ),
     (
         "*",
-        "java-archive",
-        "commons-lang3",
-        "cpe",
-        "syft keeps only the vendor `apache` for commons-lang3, from a per-package table we do "
-        "not carry; ours lists all four of syft's CPEs among the generated candidates",
-        "debian_jars_give_maven_coordinates",
-    ),
-    (
-        "*",
         "apk",
         "musl-utils",
         "cpe",

@@ -491,6 +491,24 @@ fn war_with_nested_jars() {
         lang.purl,
         "pkg:maven/org.apache.commons/commons-lang3@3.12.0"
     );
+    // syft 1.18.1 gives these four for Debian's commons-lang3: the group ID names apache.
+    let cpes: Vec<&str> = lang.cpes.iter().map(|cpe| cpe.cpe.as_str()).collect();
+    assert_eq!(
+        cpes,
+        [
+            "cpe:2.3:a:apache:commons-lang3:3.12.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:apache:commons_lang3:3.12.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:apache:commons:3.12.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:apache:lang3:3.12.0:*:*:*:*:*:*:*",
+        ]
+    );
+    // jackson-core has no apache field and keeps all 24 candidates, as in syft.
+    let jackson = find(&java, "jackson-core");
+    assert_eq!(jackson.cpes.len(), 24, "{:?}", jackson.cpes);
+    assert_eq!(
+        jackson.cpes[0].cpe,
+        "cpe:2.3:a:com.fasterxml.jackson.core:jackson-core:2.14.1:*:*:*:*:*:*:*"
+    );
 }
 
 #[test]
@@ -738,6 +756,16 @@ fn go_binary_without_version_flag_is_devel() {
     let go = of_kind(&catalog, &[PackageType::GoModule]);
     let main = find(&go, "example.com/inlinescan/hello");
     assert_eq!(main.version, "(devel)");
+    assert_eq!(main.purl, "pkg:golang/example.com/inlinescan/hello@(devel)");
+    assert_eq!(
+        main.cpes[0].cpe,
+        r"cpe:2.3:a:inlinescan:hello:\(devel\):*:*:*:*:*:*:*"
+    );
+    // syft 1.18.1 gives a replaced local module no CPE.
+    let replaced = find(&go, "./greet");
+    assert_eq!(replaced.version, "(devel)");
+    assert_eq!(replaced.purl, "pkg:golang/./greet@(devel)");
+    assert!(replaced.cpes.is_empty(), "{:?}", replaced.cpes);
 }
 
 #[test]
@@ -872,6 +900,29 @@ fn rust_auditable_binary_crates() {
             .iter()
             .all(|p| p.found_by == "cargo-auditable-binary-cataloger")
     );
+    // The CPEs syft 1.18.1 gives these crates: separator variations and the name's prefix.
+    let greet: Vec<&str> = find(&crates, "greet-rs")
+        .cpes
+        .iter()
+        .map(|cpe| cpe.cpe.as_str())
+        .collect();
+    assert_eq!(
+        greet,
+        [
+            "cpe:2.3:a:greet-rs:greet-rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet-rs:greet_rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet_rs:greet-rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet_rs:greet_rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet:greet-rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet:greet_rs:0.1.3:*:*:*:*:*:*:*",
+        ]
+    );
+    let hex_cpes: Vec<&str> = find(&crates, "hex")
+        .cpes
+        .iter()
+        .map(|cpe| cpe.cpe.as_str())
+        .collect();
+    assert_eq!(hex_cpes, [format!("cpe:2.3:a:hex:hex:{hex}:*:*:*:*:*:*:*")]);
     // The Rust binary is ELF too, but not a Go binary.
     assert!(of_kind(&catalog, &[PackageType::GoModule]).is_empty());
 }
