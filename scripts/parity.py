@@ -26,6 +26,15 @@ KNOWN = [
         "mariner_manifest_matches_syft_except_epoch",
     ),
     (
+        "rust/auditable (built)",
+        "rust-crate",
+        "hello-rs",
+        "dependency",
+        "syft is right: inline-scan does not yet carry the dependency lists of the "
+        "cargo-auditable data into the catalog, so crates have no `dependency-of` edges",
+        "rust_auditable_binary_crates",
+    ),
+    (
         "*",
         "apk",
         "musl-utils",

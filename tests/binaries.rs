@@ -75,6 +75,29 @@ fn find<'a>(packages: &'a [Package], name: &str) -> &'a Package {
         })
 }
 
+/// Returns the `dependency-of` edges as `(dependency, dependent)` package names, sorted.
+fn edges(catalog: &Catalog) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = catalog
+        .relationships
+        .dependency_of
+        .iter()
+        .map(|&(dependency, dependent)| {
+            (
+                catalog.packages[dependency].name.clone(),
+                catalog.packages[dependent].name.clone(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalog/java")
 }
@@ -477,6 +500,16 @@ fn war_with_nested_jars() {
             ),
         ]
     );
+    // As in syft 1.18.1, each nested archive's package depends-of the archive around it.
+    assert_eq!(
+        edges(&catalog),
+        pairs(&[
+            ("bundle", "shop-web"),
+            ("commons-lang3", "shop-web"),
+            ("inner", "bundle"),
+            ("jackson-core", "shop-web"),
+        ])
+    );
     let shop = find(&java, "shop-web");
     assert_eq!(shop.purl, "pkg:maven/com.example.shop/shop-web@1.7.0");
     let inner = find(&java, "inner");
@@ -702,6 +735,15 @@ fn go_binary_modules_and_stdlib() {
         ]
     );
 
+    // As in syft 1.18.1, every other module of the binary is a dependency of the main one.
+    assert_eq!(
+        edges(&catalog),
+        pairs(&[
+            ("./greet", "example.com/inlinescan/hello"),
+            (SHOUT_MODULE, "example.com/inlinescan/hello"),
+            ("stdlib", "example.com/inlinescan/hello"),
+        ])
+    );
     let main = find(&go, "example.com/inlinescan/hello");
     assert_eq!(main.version, "v1.4.2");
     assert_eq!(main.purl, "pkg:golang/example.com/inlinescan/hello@v1.4.2");
