@@ -50,13 +50,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+
     let mut squasher = Squasher::new();
     squasher.add_layer(scan);
     let tree = squasher.finish();
     let (catalog, warnings) = run(&tree, catalogers);
+
     for warning in &warnings {
         eprintln!("catalog-dir: warning: {warning}");
     }
+
     let label = |index: usize| {
         let package = &catalog.packages[index];
         json!({"type": package.kind.as_str(), "name": package.name, "version": package.version})

@@ -500,7 +500,8 @@ fn war_with_nested_jars() {
             ),
         ]
     );
-    // As in syft 1.18.1, each nested archive's package depends-of the archive around it.
+
+    // As in syft 1.18.1, each nested archive's package is a dependency of the one around it.
     assert_eq!(
         edges(&catalog),
         pairs(&[
@@ -942,6 +943,7 @@ fn rust_auditable_binary_crates() {
             .iter()
             .all(|p| p.found_by == "cargo-auditable-binary-cataloger")
     );
+
     // The CPEs syft 1.18.1 gives these crates: separator variations and the name's prefix.
     let greet: Vec<&str> = find(&crates, "greet-rs")
         .cpes
@@ -1325,6 +1327,7 @@ fn write_binary_inputs() {
         fs::create_dir_all(target.parent().unwrap()).unwrap();
         fs::copy(from, target).unwrap();
     };
+
     let go_work = work.path().join("go-version");
     place(
         "golang/version-flag",
@@ -1337,6 +1340,7 @@ fn write_binary_inputs() {
         "/app/hello",
         &build_go(&devel_work, "-s -w"),
     );
+
     let rust_work = work.path().join("rust");
     fs::create_dir_all(&rust_work).unwrap();
     place(
@@ -1344,6 +1348,7 @@ fn write_binary_inputs() {
         "/usr/bin/hello-rs",
         &build_rust(&rust_work),
     );
+
     let jars = debian_jars().expect("the Debian jars are installed");
     for (path, _) in &jars {
         place("java/debian-jars", path, Path::new(path));

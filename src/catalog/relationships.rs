@@ -221,8 +221,7 @@ pub fn dependencies(packages: &[Package]) -> Vec<(usize, usize)> {
     pairs.into_iter().collect()
 }
 
-/// The cataloger name of Go binaries, whose modules all depend on nothing but make up the
-/// main module.
+/// The cataloger that reports the modules of Go binaries.
 const GO_BINARY_CATALOGER: &str = "go-module-binary-cataloger";
 
 /// In one Go binary, every other module (the standard library included) is a dependency of

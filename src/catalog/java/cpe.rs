@@ -181,7 +181,7 @@ mod tests {
 
     // The cases below were checked against syft 1.18.1 on jars holding only a pom.properties.
     #[test]
-    fn apache_field_after_the_first_is_the_only_vendor() {
+    fn generate_uses_only_apache_for_apache_group_field() {
         for group_id in ["org.apache", "org.apache.y", "io.apache", "org.foo.apache"] {
             assert_eq!(
                 vendors(group_id),
@@ -192,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn apache_elsewhere_keeps_the_generated_vendors() {
+    fn generate_keeps_vendors_without_apache_group_field() {
         for (group_id, expected) in [
             (
                 "org.apachecon.x",
