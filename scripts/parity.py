@@ -26,6 +26,15 @@ KNOWN = [
         "mariner_manifest_matches_syft_except_epoch",
     ),
     (
+        "rust/auditable (built)",
+        "rust-crate",
+        "hello-rs",
+        "dependency",
+        "syft is right: inline-scan does not yet carry the dependency lists of the "
+        "cargo-auditable data into the catalog, so crates have no `dependency-of` edges",
+        "rust_auditable_binary_crates",
+    ),
+    (
         "*",
         "apk",
         "musl-utils",
@@ -36,7 +45,17 @@ KNOWN = [
     ),
 ]
 
-TYPE_ORDER = ["deb", "rpm", "apk", "python", "npm", "gem"]
+TYPE_ORDER = [
+    "deb",
+    "rpm",
+    "apk",
+    "python",
+    "npm",
+    "gem",
+    "java-archive",
+    "go-module",
+    "rust-crate",
+]
 
 
 def load(path):
@@ -201,7 +220,13 @@ def main():
         "`dir:` with the image catalogers, and inline-scan through the `catalog-dir` example. "
         "It also runs both on every test image in both scopes: the tarballs in "
         "`tests/fixtures/images/` and the Debian bookworm minbase image of "
-        "`scripts/build-test-images.sh`. Packages are matched on type, name and version. "
+        "`scripts/build-test-images.sh`. Rows marked `(built)` are Go, Rust and Java inputs built "
+        "by the recipes of `tests/binaries.rs` (Go with and without `-X main.version`, "
+        "`cargo auditable`, Debian's jars, a war with nested jars), compared as `dir:` scans. "
+        "They are not the same bytes from one build to the next (temporary build paths, "
+        "archive timestamps), so no syft output is stored for them: `tests/binaries.rs` "
+        "asserts the names, versions, purls, CPEs and edges syft gives them instead. "
+        "Packages are matched on type, name and version. "
         "`tests/parity.rs` and `tests/catalogers.rs` check the same facts against the stored "
         "syft outputs, without syft."
     )

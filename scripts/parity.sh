@@ -6,6 +6,11 @@
 # Inputs:
 #   tests/fixtures/catalog/<ecosystem>/<case>/   syft `dir:` scan with the image catalogers,
 #                                                ours through `cargo run --example catalog-dir`
+#   Go, Rust and Java binaries built here          the same `dir:` comparison on the Go programs
+#                                                (with and without -X main.version), the
+#                                                cargo-auditable program, the Debian jars and
+#                                                the nested war of tests/binaries.rs, written by
+#                                                its ignored `write_binary_inputs` test
 #   tests/fixtures/images/*.docker.tar           both tools on the docker save tarball, in the
 #                                                squashed and the all-layers scope
 #   the Debian bookworm minbase image            made by scripts/build-test-images.sh
@@ -52,6 +57,27 @@ for case_dir in "$repo"/tests/fixtures/catalog/*/*/; do
     -o "syft-json=$work/$name.syft.json"
   "$target/examples/catalog-dir" "$case_dir" >"$work/$name.ours.json" 2>"$work/$name.ours.log"
   printf 'fixture\t%s/%s\t%s\t%s\n' "$ecosystem" "$case" \
+    "$work/$name.syft.json" "$work/$name.ours.json" >>"$inputs"
+done
+
+# Built binaries: the recipes of tests/binaries.rs, so both compare the very same inputs.
+binaries="$work/binaries"
+log "building the Go, Rust and Java inputs (tests/binaries.rs write_binary_inputs)"
+(cd "$repo" && INLINE_SCAN_BINARY_INPUTS="$binaries" cargo test --quiet --test binaries \
+  write_binary_inputs -- --ignored >"$work/binaries.log" 2>&1) || {
+  cat "$work/binaries.log" >&2
+  exit 1
+}
+for case_dir in "$binaries"/*/*/; do
+  case_dir="${case_dir%/}"
+  ecosystem="$(basename "$(dirname "$case_dir")")"
+  case="$(basename "$case_dir")"
+  name="built-$ecosystem-$case"
+  log "built $ecosystem/$case"
+  "$syft" "dir:$case_dir" --override-default-catalogers image --quiet \
+    -o "syft-json=$work/$name.syft.json"
+  "$target/examples/catalog-dir" "$case_dir" >"$work/$name.ours.json" 2>"$work/$name.ours.log"
+  printf 'built\t%s/%s (built)\t%s\t%s\n' "$ecosystem" "$case" \
     "$work/$name.syft.json" "$work/$name.ours.json" >>"$inputs"
 done
 

@@ -75,6 +75,29 @@ fn find<'a>(packages: &'a [Package], name: &str) -> &'a Package {
         })
 }
 
+/// Returns the `dependency-of` edges as `(dependency, dependent)` package names, sorted.
+fn edges(catalog: &Catalog) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = catalog
+        .relationships
+        .dependency_of
+        .iter()
+        .map(|&(dependency, dependent)| {
+            (
+                catalog.packages[dependency].name.clone(),
+                catalog.packages[dependent].name.clone(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalog/java")
 }
@@ -477,6 +500,17 @@ fn war_with_nested_jars() {
             ),
         ]
     );
+
+    // As in syft 1.18.1, each nested archive's package is a dependency of the one around it.
+    assert_eq!(
+        edges(&catalog),
+        pairs(&[
+            ("bundle", "shop-web"),
+            ("commons-lang3", "shop-web"),
+            ("inner", "bundle"),
+            ("jackson-core", "shop-web"),
+        ])
+    );
     let shop = find(&java, "shop-web");
     assert_eq!(shop.purl, "pkg:maven/com.example.shop/shop-web@1.7.0");
     let inner = find(&java, "inner");
@@ -490,6 +524,24 @@ fn war_with_nested_jars() {
     assert_eq!(
         lang.purl,
         "pkg:maven/org.apache.commons/commons-lang3@3.12.0"
+    );
+    // syft 1.18.1 gives these four for Debian's commons-lang3: the group ID names apache.
+    let cpes: Vec<&str> = lang.cpes.iter().map(|cpe| cpe.cpe.as_str()).collect();
+    assert_eq!(
+        cpes,
+        [
+            "cpe:2.3:a:apache:commons-lang3:3.12.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:apache:commons_lang3:3.12.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:apache:commons:3.12.0:*:*:*:*:*:*:*",
+            "cpe:2.3:a:apache:lang3:3.12.0:*:*:*:*:*:*:*",
+        ]
+    );
+    // jackson-core has no apache field and keeps all 24 candidates, as in syft.
+    let jackson = find(&java, "jackson-core");
+    assert_eq!(jackson.cpes.len(), 24, "{:?}", jackson.cpes);
+    assert_eq!(
+        jackson.cpes[0].cpe,
+        "cpe:2.3:a:com.fasterxml.jackson.core:jackson-core:2.14.1:*:*:*:*:*:*:*"
     );
 }
 
@@ -684,6 +736,15 @@ fn go_binary_modules_and_stdlib() {
         ]
     );
 
+    // As in syft 1.18.1, every other module of the binary is a dependency of the main one.
+    assert_eq!(
+        edges(&catalog),
+        pairs(&[
+            ("./greet", "example.com/inlinescan/hello"),
+            (SHOUT_MODULE, "example.com/inlinescan/hello"),
+            ("stdlib", "example.com/inlinescan/hello"),
+        ])
+    );
     let main = find(&go, "example.com/inlinescan/hello");
     assert_eq!(main.version, "v1.4.2");
     assert_eq!(main.purl, "pkg:golang/example.com/inlinescan/hello@v1.4.2");
@@ -738,6 +799,16 @@ fn go_binary_without_version_flag_is_devel() {
     let go = of_kind(&catalog, &[PackageType::GoModule]);
     let main = find(&go, "example.com/inlinescan/hello");
     assert_eq!(main.version, "(devel)");
+    assert_eq!(main.purl, "pkg:golang/example.com/inlinescan/hello@(devel)");
+    assert_eq!(
+        main.cpes[0].cpe,
+        r"cpe:2.3:a:inlinescan:hello:\(devel\):*:*:*:*:*:*:*"
+    );
+    // syft 1.18.1 gives a replaced local module no CPE.
+    let replaced = find(&go, "./greet");
+    assert_eq!(replaced.version, "(devel)");
+    assert_eq!(replaced.purl, "pkg:golang/./greet@(devel)");
+    assert!(replaced.cpes.is_empty(), "{:?}", replaced.cpes);
 }
 
 #[test]
@@ -872,6 +943,30 @@ fn rust_auditable_binary_crates() {
             .iter()
             .all(|p| p.found_by == "cargo-auditable-binary-cataloger")
     );
+
+    // The CPEs syft 1.18.1 gives these crates: separator variations and the name's prefix.
+    let greet: Vec<&str> = find(&crates, "greet-rs")
+        .cpes
+        .iter()
+        .map(|cpe| cpe.cpe.as_str())
+        .collect();
+    assert_eq!(
+        greet,
+        [
+            "cpe:2.3:a:greet-rs:greet-rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet-rs:greet_rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet_rs:greet-rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet_rs:greet_rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet:greet-rs:0.1.3:*:*:*:*:*:*:*",
+            "cpe:2.3:a:greet:greet_rs:0.1.3:*:*:*:*:*:*:*",
+        ]
+    );
+    let hex_cpes: Vec<&str> = find(&crates, "hex")
+        .cpes
+        .iter()
+        .map(|cpe| cpe.cpe.as_str())
+        .collect();
+    assert_eq!(hex_cpes, [format!("cpe:2.3:a:hex:hex:{hex}:*:*:*:*:*:*:*")]);
     // The Rust binary is ELF too, but not a Go binary.
     assert!(of_kind(&catalog, &[PackageType::GoModule]).is_empty());
 }
@@ -901,8 +996,97 @@ fn package_lines(catalog: &Catalog) -> Vec<String> {
     lines
 }
 
+/// Copies the package databases of every OS and language ecosystem from the catalog fixtures
+/// into `context`, one directory per Dockerfile layer: a Debian root (os-release, dpkg
+/// status), an apk installed db, an rpm sqlite db, and a Python dist-info, an npm package and
+/// a gemspec. Returns the number of layers written.
+fn every_ecosystem_context(context: &Path) -> usize {
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalog");
+    let copies: [(&str, &str, &str); 10] = [
+        (
+            "debian",
+            "distro/debian-point/etc/os-release",
+            "/etc/os-release",
+        ),
+        (
+            "debian",
+            "distro/debian-point/etc/debian_version",
+            "/etc/debian_version",
+        ),
+        (
+            "debian",
+            "dpkg/multiple/var/lib/dpkg/status",
+            "/var/lib/dpkg/status",
+        ),
+        (
+            "alpine",
+            "apk/single/lib/apk/db/installed",
+            "/lib/apk/db/installed",
+        ),
+        (
+            "rpm",
+            "rpm/sqlite-sbomtest/var/lib/rpm/rpmdb.sqlite",
+            "/var/lib/rpm/rpmdb.sqlite",
+        ),
+        (
+            "languages",
+            "python/dist-info-license/site-packages/with-license-file-declared.dist-info/METADATA",
+            "/usr/local/lib/python3.11/site-packages/pygments-2.6.1.dist-info/METADATA",
+        ),
+        (
+            "languages",
+            "python/dist-info-license/site-packages/with-license-file-declared.dist-info/RECORD",
+            "/usr/local/lib/python3.11/site-packages/pygments-2.6.1.dist-info/RECORD",
+        ),
+        (
+            "languages",
+            "python/dist-info-license/site-packages/with-license-file-declared.dist-info/top_level.txt",
+            "/usr/local/lib/python3.11/site-packages/pygments-2.6.1.dist-info/top_level.txt",
+        ),
+        (
+            "languages",
+            "npm/package-json/node_modules/npm/package.json",
+            "/srv/app/node_modules/npm/package.json",
+        ),
+        (
+            "languages",
+            "ruby/gemspec-bundler/usr/lib/ruby/gems/3.0.0/specifications/bundler-2.1.4.gemspec",
+            "/usr/lib/ruby/gems/3.0.0/specifications/bundler-2.1.4.gemspec",
+        ),
+    ];
+    let mut layers = std::collections::BTreeSet::new();
+    for (layer, from, to) in copies {
+        let target = context.join(layer).join(to.trim_start_matches('/'));
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(catalog.join(from), &target)
+            .unwrap_or_else(|error| panic!("copy {from}: {error}"));
+        layers.insert(layer);
+    }
+    layers.len()
+}
+
+/// Groups `type name version` by package type, from lines of [`package_lines`].
+fn names_by_type(lines: &[String]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut grouped: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for line in lines {
+        let mut fields = line.split(' ');
+        let kind = fields.next().unwrap().to_owned();
+        let name = fields.next().unwrap();
+        let version = fields.next().unwrap();
+        grouped
+            .entry(kind)
+            .or_default()
+            .push(format!("{name} {version}"));
+    }
+    grouped
+}
+
+/// A FROM scratch image with every ecosystem inline-scan catalogs, in seven layers: the OS
+/// package databases of Debian, Alpine and rpm, Python, npm and Ruby metadata, and the Go,
+/// Rust and Java builds above. Daemon, `docker save` tarball and OCI layout must give the
+/// same packages, and the command line the same again in syft JSON that validates.
 #[tokio::test]
-async fn scratch_image_from_three_sources() {
+async fn every_ecosystem_image_from_three_sources() {
     let (Some(()), Some(()), Some(()), Some(jars)) = (
         require_tool("go", "golang-go"),
         require_tool("jar", "a JDK"),
@@ -924,9 +1108,11 @@ async fn scratch_image_from_three_sources() {
     .unwrap();
     fs::copy(build_rust(work.path()), context.join("hello-rs")).unwrap();
     fs::copy(build_war(work.path(), &jars), context.join("shop-web.war")).unwrap();
+    let context_layers = every_ecosystem_context(&context);
     fs::write(
         context.join("Dockerfile"),
-        "FROM scratch\nCOPY hello /usr/local/bin/hello\nCOPY hello-rs /usr/bin/hello-rs\n\
+        "FROM scratch\nCOPY debian/ /\nCOPY alpine/ /\nCOPY rpm/ /\nCOPY languages/ /\n\
+         COPY hello /usr/local/bin/hello\nCOPY hello-rs /usr/bin/hello-rs\n\
          COPY shop-web.war /srv/shop-web.war\n",
     )
     .unwrap();
@@ -981,13 +1167,89 @@ async fn scratch_image_from_three_sources() {
     let daemon_lines = package_lines(&run(&from_daemon.tree, &policy.catalogers).0);
     let tarball_lines = package_lines(&run(&from_tarball.tree, &policy.catalogers).0);
     let layout_lines = package_lines(&run(&from_layout.tree, &policy.catalogers).0);
-    for kind in ["go-module", "rust-crate", "java-archive"] {
-        assert!(
-            daemon_lines.iter().any(|line| line.starts_with(kind)),
-            "no {kind} in {daemon_lines:#?}"
+    assert_eq!(context_layers, 4);
+    for image in [&from_daemon, &from_tarball, &from_layout] {
+        assert_eq!(
+            image.layers.len(),
+            context_layers + 3,
+            "{}",
+            image.description
         );
     }
-    assert_eq!(daemon_lines.len(), 4 + 3 + 5, "{daemon_lines:#?}");
+    let go = go_version();
+    let hex = hex_version(work.path());
+    let expected_names: std::collections::BTreeMap<String, Vec<String>> = [
+        ("apk", vec!["musl-utils 1.1.24-r2".to_owned()]),
+        (
+            "deb",
+            vec![
+                "no-version UNKNOWN".to_owned(),
+                "tzdata 2020a-0+deb10u1".to_owned(),
+                "util-linux 2.33.1-0.1".to_owned(),
+            ],
+        ),
+        ("gem", vec!["bundler 2.1.4".to_owned()]),
+        (
+            "go-module",
+            vec![
+                "./greet (devel)".to_owned(),
+                "example.com/inlinescan/hello v1.4.2".to_owned(),
+                format!("{SHOUT_MODULE} {SHOUT_VERSION}"),
+                format!("stdlib {go}"),
+            ],
+        ),
+        (
+            "java-archive",
+            vec![
+                "bundle 0.3".to_owned(),
+                "commons-lang3 3.12.0".to_owned(),
+                "inner 2.0.1".to_owned(),
+                "jackson-core 2.14.1".to_owned(),
+                "shop-web 1.7.0".to_owned(),
+            ],
+        ),
+        ("npm", vec!["npm 6.14.6".to_owned()]),
+        ("python", vec!["pygments 2.6.1".to_owned()]),
+        (
+            "rpm",
+            vec![
+                "sbom-hello 1.0-1".to_owned(),
+                "sbom-lib 2:0.5-3.sbt".to_owned(),
+            ],
+        ),
+        (
+            "rust-crate",
+            vec![
+                "greet-rs 0.1.3".to_owned(),
+                "hello-rs 0.2.0".to_owned(),
+                format!("hex {hex}"),
+            ],
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, names)| (kind.to_owned(), names))
+    .collect();
+    assert_eq!(names_by_type(&daemon_lines), expected_names);
+    // The Debian os-release sets the distro of the OS package purls.
+    for purl in [
+        "pkg:deb/debian/tzdata@2020a-0%2Bdeb10u1?arch=all&distro=debian-13&upstream=tzdata-dev",
+        "pkg:apk/debian/musl-utils@1.1.24-r2?arch=x86_64&distro=debian-13&upstream=musl",
+        "pkg:rpm/debian/sbom-lib@0.5-3.sbt?arch=noarch&distro=debian-13&epoch=2\
+         &upstream=sbom-lib-0.5-3.sbt.src.rpm",
+        "pkg:pypi/pygments@2.6.1",
+        "pkg:gem/bundler@2.1.4",
+        "pkg:npm/npm@6.14.6",
+        "pkg:golang/example.com/inlinescan/hello@v1.4.2",
+        "pkg:maven/com.example.shop/shop-web@1.7.0",
+        "pkg:cargo/hello-rs@0.2.0",
+    ] {
+        assert!(
+            daemon_lines
+                .iter()
+                .any(|line| line.contains(&format!(" {purl} "))),
+            "no {purl} in {daemon_lines:#?}"
+        );
+    }
     assert_eq!(daemon_lines, tarball_lines);
     assert_eq!(daemon_lines, layout_lines);
 
@@ -1044,4 +1306,58 @@ async fn scratch_image_from_three_sources() {
         })
         .collect();
     assert_eq!(cli_lines, expected);
+}
+
+// --- Inputs for scripts/parity.sh ---
+
+/// Writes the Go, Rust and Java inputs of the tests above, laid out as they sit in an image,
+/// one directory per case under `$INLINE_SCAN_BINARY_INPUTS`, so that scripts/parity.sh can
+/// run syft on the very files these tests catalog. Ignored because it checks nothing: the
+/// script runs it with `--ignored`.
+#[test]
+#[ignore = "generator for scripts/parity.sh"]
+fn write_binary_inputs() {
+    let out = PathBuf::from(
+        std::env::var_os("INLINE_SCAN_BINARY_INPUTS")
+            .expect("set INLINE_SCAN_BINARY_INPUTS to the output directory"),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let place = |case: &str, path: &str, from: &Path| {
+        let target = out.join(case).join(path.trim_start_matches('/'));
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(from, target).unwrap();
+    };
+
+    let go_work = work.path().join("go-version");
+    place(
+        "golang/version-flag",
+        "/usr/local/bin/hello",
+        &build_go(&go_work, "-X main.version=1.4.2"),
+    );
+    let devel_work = work.path().join("go-devel");
+    place(
+        "golang/devel",
+        "/app/hello",
+        &build_go(&devel_work, "-s -w"),
+    );
+
+    let rust_work = work.path().join("rust");
+    fs::create_dir_all(&rust_work).unwrap();
+    place(
+        "rust/auditable",
+        "/usr/bin/hello-rs",
+        &build_rust(&rust_work),
+    );
+
+    let jars = debian_jars().expect("the Debian jars are installed");
+    for (path, _) in &jars {
+        place("java/debian-jars", path, Path::new(path));
+    }
+    let war_work = work.path().join("war");
+    fs::create_dir_all(&war_work).unwrap();
+    place(
+        "java/nested-war",
+        "/srv/shop-web.war",
+        &build_war(&war_work, &jars),
+    );
 }

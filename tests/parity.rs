@@ -577,7 +577,7 @@ fn parity_page_explains_every_difference() {
     );
     // Every test a listed difference names exists in this crate's test files.
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let sources: String = ["catalogers.rs", "rpm.rs", "parity.rs"]
+    let sources: String = ["catalogers.rs", "rpm.rs", "parity.rs", "binaries.rs"]
         .iter()
         .map(|name| fs::read_to_string(tests_dir.join(name)).unwrap())
         .collect();

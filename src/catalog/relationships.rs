@@ -216,7 +216,74 @@ pub fn dependencies(packages: &[Package]) -> Vec<(usize, usize)> {
             }
         }
     }
+    pairs.extend(go_binary_dependencies(packages));
+    pairs.extend(nested_archive_dependencies(packages));
     pairs.into_iter().collect()
+}
+
+/// The cataloger that reports the modules of Go binaries.
+const GO_BINARY_CATALOGER: &str = "go-module-binary-cataloger";
+
+/// In one Go binary, every other module (the standard library included) is a dependency of
+/// the main module, as syft records it.
+fn go_binary_dependencies(packages: &[Package]) -> Vec<(usize, usize)> {
+    let in_binary = |index: usize| {
+        let package = &packages[index];
+        (package.found_by == GO_BINARY_CATALOGER)
+            .then(|| {
+                package
+                    .locations
+                    .first()
+                    .map(|location| location.path.as_str())
+            })
+            .flatten()
+    };
+    let mut pairs = Vec::new();
+    for (main, package) in packages.iter().enumerate() {
+        let Some(binary) = in_binary(main) else {
+            continue;
+        };
+        if package.metadata.get("mainModule").and_then(Value::as_str) != Some(&package.name) {
+            continue;
+        }
+        for dependency in 0..packages.len() {
+            if dependency != main && in_binary(dependency) == Some(binary) {
+                pairs.push((dependency, main));
+            }
+        }
+    }
+    pairs
+}
+
+/// A Java package found in an archive nested in another is a dependency of the package of
+/// the archive around it: the one whose virtual path is its own without the last segment.
+fn nested_archive_dependencies(packages: &[Package]) -> Vec<(usize, usize)> {
+    fn virtual_path(package: &Package) -> Option<&str> {
+        matches!(
+            package.kind,
+            PackageType::JavaArchive | PackageType::JenkinsPlugin
+        )
+        .then(|| package.metadata.get("virtualPath").and_then(Value::as_str))
+        .flatten()
+    }
+    let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, package) in packages.iter().enumerate() {
+        if let Some(path) = virtual_path(package) {
+            by_path.entry(path).or_default().push(index);
+        }
+    }
+    let mut pairs = Vec::new();
+    for (nested, package) in packages.iter().enumerate() {
+        let Some((outer, _)) = virtual_path(package).and_then(|path| path.rsplit_once(':')) else {
+            continue;
+        };
+        for &parent in by_path.get(outer).into_iter().flatten() {
+            if parent != nested {
+                pairs.push((nested, parent));
+            }
+        }
+    }
+    pairs
 }
 
 fn specification(package: &Package) -> Option<Specification> {

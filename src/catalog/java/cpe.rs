@@ -17,6 +17,9 @@ const VENDOR_NAME_FIELDS: &[&str] = &["Specification-Vendor", "Implementation-Ve
 /// Prefixes that make a manifest value a group ID rather than a name.
 const DOMAIN_PREFIXES: &[&str] = &["com", "org", "net", "io", "be"];
 
+/// The vendor that replaces every other when a group ID field names it.
+const APACHE: &str = "apache";
+
 /// Generates the CPEs of a Java package, most specific first, in syft's order.
 pub fn generate(
     name: &str,
@@ -87,6 +90,17 @@ pub fn generate(
         }
     }
 
+    // syft 1.18.1 keeps `apache` as the only vendor when a group ID names it after its first
+    // field (`org.apache.commons`, `io.apache`), whatever the names and manifest suggest.
+    if group_ids.iter().any(|group_id| {
+        group_id
+            .split('.')
+            .skip(1)
+            .any(|field| field.trim() == APACHE)
+    }) {
+        vendors = BTreeSet::from([APACHE.to_owned()]);
+    }
+
     let mut pairs: Vec<(String, String)> = Vec::new();
     for vendor in &vendors {
         for product in &products {
@@ -146,4 +160,65 @@ fn person_name(name: &str) -> String {
         .filter(|c| c.is_alphanumeric() || c.is_whitespace() || matches!(c, '-' | '_'))
         .collect();
     cleaned.split_whitespace().collect::<Vec<_>>().join("_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vendors(group_id: &str) -> BTreeSet<String> {
+        generate(
+            "thing-core",
+            "1.0",
+            "thing-core",
+            &[group_id.to_owned()],
+            None,
+        )
+        .iter()
+        .map(|cpe| cpe.cpe.split(':').nth(3).unwrap().to_owned())
+        .collect()
+    }
+
+    // The cases below were checked against syft 1.18.1 on jars holding only a pom.properties.
+    #[test]
+    fn generate_uses_only_apache_for_apache_group_field() {
+        for group_id in ["org.apache", "org.apache.y", "io.apache", "org.foo.apache"] {
+            assert_eq!(
+                vendors(group_id),
+                BTreeSet::from(["apache".to_owned()]),
+                "{group_id}"
+            );
+        }
+    }
+
+    #[test]
+    fn generate_keeps_vendors_without_apache_group_field() {
+        for (group_id, expected) in [
+            (
+                "org.apachecon.x",
+                &[
+                    "apachecon",
+                    "org.apachecon.x",
+                    "thing",
+                    "thing-core",
+                    "thing_core",
+                    "x",
+                ][..],
+            ),
+            (
+                "org.Apache.x",
+                &[
+                    "Apache",
+                    "org.Apache.x",
+                    "thing",
+                    "thing-core",
+                    "thing_core",
+                    "x",
+                ][..],
+            ),
+        ] {
+            let expected: BTreeSet<String> = expected.iter().map(|v| (*v).to_owned()).collect();
+            assert_eq!(vendors(group_id), expected, "{group_id}");
+        }
+    }
 }
