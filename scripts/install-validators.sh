@@ -39,6 +39,9 @@ fi
 if [ ! -x "$dir/node/node_modules/.bin/gitlab-ci-local" ]; then
   mkdir -p "$dir/node"
   # 4.60.1 is the newest release that runs on Node 20; later ones need Node 22.
+  # npm --silent prints nothing while node-gyp builds the re2 module from source, which it
+  # does when the prebuilt re2 binary cannot be downloaded.
+  echo "installing gitlab-ci-local $gitlab_ci_local_version with npm. The first time, npm may compile re2 from source for several minutes without output." >&2
   if ! npm install --silent --no-audit --no-fund --prefix "$dir/node" \
     "gitlab-ci-local@$gitlab_ci_local_version"; then
     failed+=("gitlab-ci-local")
