@@ -98,6 +98,9 @@ fn limits() -> Limits {
     Limits {
         max_captured_file: 1024 * 1024,
         max_json: 1024 * 1024,
+        // A fuzz input expands at most this far, and its tar headers stay small.
+        max_layer_size: 64 * 1024 * 1024,
+        max_tar_header: 64 * 1024,
     }
 }
 
