@@ -63,6 +63,7 @@ pub fn read_blobs(bytes: &[u8]) -> BlobRead {
     // The metadata's page count is not trusted, because a small file that declares 2^32 pages
     // would otherwise take billions of steps to walk.
     for page_number in 1..database.page_count.min(database.present_pages()) {
+        read.pages_read += 1;
         if let Err(error) = database.read_hash_page(page_number, &mut read.blobs) {
             // In a cut-off file the damage is a symptom, so the truncation is what gets
             // reported.

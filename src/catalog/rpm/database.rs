@@ -6,6 +6,9 @@
 pub struct BlobRead {
     pub blobs: Vec<Vec<u8>>,
     pub error: Option<DatabaseError>,
+    /// Pages the BerkeleyDB reader visited (0 for the other formats), so tests can check the
+    /// walk stays within the pages the file contains.
+    pub pages_read: u64,
 }
 
 impl BlobRead {
@@ -13,6 +16,7 @@ impl BlobRead {
         Self {
             blobs: Vec::new(),
             error: Some(error),
+            pages_read: 0,
         }
     }
 }

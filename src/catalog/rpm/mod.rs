@@ -5,7 +5,7 @@
 //! EPOCH tag, 0 included, and left out when the tag is absent (`1.0-1`, `2:0.5-3.sbt`), as
 //! syft 1.18.1's rpm-db-cataloger prints it. Consumers such as grype read a missing epoch as 0.
 
-mod bdb;
+pub mod bdb;
 mod cpe;
 mod database;
 mod header;
