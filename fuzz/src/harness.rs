@@ -432,7 +432,10 @@ pub fn ruby_gemspec(data: &[u8]) -> Outcome {
 pub fn java_archive(data: &[u8]) -> Outcome {
     let packages = extract_and_catalog(&JavaArchiveCataloger, "/app/fuzz.jar", data);
     let readable = data.len() as u64 + java::MAX_NESTED_TOTAL;
-    Outcome::new(packages, usize::try_from(readable / 30 + 1).unwrap_or(usize::MAX))
+    Outcome::new(
+        packages,
+        usize::try_from(readable / 30 + 1).unwrap_or(usize::MAX),
+    )
 }
 
 /// Parses the bytes as a `MANIFEST.MF`, a `pom.properties` and a `pom.xml`.
@@ -476,7 +479,8 @@ fn extract_and_catalog(cataloger: &dyn Cataloger, path: &str, bytes: &[u8]) -> u
                 extractor: extractor.name(),
                 result,
             };
-            tree.extracts.insert(path.to_owned(), Arc::from(vec![extract]));
+            tree.extracts
+                .insert(path.to_owned(), Arc::from(vec![extract]));
         }
     }
     let mut warnings = Vec::new();
