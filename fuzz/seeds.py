@@ -10,8 +10,11 @@ import gzip
 import io
 import json
 import sqlite3
+import struct
 import subprocess
 import tarfile
+import zipfile
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,6 +223,7 @@ def text_seeds():
     copy_files("python_metadata", sorted((CATALOG / "python").rglob("PKG-INFO")))
     copy_files("python_metadata", sorted((CATALOG / "python").rglob("*.egg-info")))
     copy_files("npm_package_json", sorted((CATALOG / "npm").rglob("package.json")))
+    copy_files("ruby_gemspec", sorted((CATALOG / "ruby").rglob("*.gemspec")))
     copy_files("rpm_manifest", sorted((CATALOG / "rpm").rglob("container-manifest-2")))
     copy_files("rpm_sqlite", [CATALOG / "rpm/sqlite-sbomtest/var/lib/rpm/rpmdb.sqlite"])
     copy_files("rpm_bdb", sorted((CATALOG / "rpm").rglob("Packages")))
@@ -233,12 +237,101 @@ def compression_seeds(base):
     write("compression", "zstd.tar.zst", zstd(base))
 
 
+def elf_with_section(name, contents, address=0x401000):
+    """Build a little-endian x86-64 ELF file whose only allocated section is `name`, holding
+    `contents` at virtual address `address`, as the Go and Rust unit tests build them."""
+    names = b"\0" + name + b"\0.shstrtab\0"
+    data_offset = 64
+    names_offset = data_offset + len(contents)
+    headers_offset = names_offset + len(names)
+    elf = b"\x7fELF\x02\x01\x01".ljust(16, b"\0")
+    elf += struct.pack("<HHIQQQI", 2, 62, 1, 0, 0, headers_offset, 0)
+    elf += struct.pack("<6H", 64, 56, 0, 64, 3, 2)
+    elf += contents + names
+
+    def section(name_at, kind, flags, at, offset, size):
+        return struct.pack("<IIQQQQIIQQ", name_at, kind, flags, at, offset, size, 0, 0, 1, 0)
+
+    elf += section(0, 0, 0, 0, 0, 0)
+    elf += section(1, 1, 3, address, data_offset, len(contents))
+    elf += section(len(name) + 2, 3, 0, 0, names_offset, len(names))
+    return elf
+
+
+GO_MAGIC = b"\xff Go buildinf:"
+GO_SENTINEL = b"0123456789abcdef"
+GO_MODINFO = (
+    b"path\texample.com/tool\n"
+    b"mod\texample.com/tool\t(devel)\t\n"
+    b"dep\tgithub.com/pkg/errors\tv0.9.1\th1:FEBLx1zS214owpjy7qsBeixbURkuhQAwrK5UwLGTwt4=\n"
+    b"dep\tgolang.org/x/sys\tv0.1.0\n"
+    b"=>\t../sys\t(devel)\t\n"
+    b"build\t-compiler=gc\n"
+    b"build\tGOARCH=amd64\n"
+    b"build\tvcs.revision=0123abcd\n"
+)
+
+
+def uvarint(number):
+    output = b""
+    while number >= 0x80:
+        output += bytes([number & 0x7F | 0x80])
+        number >>= 7
+    return output + bytes([number])
+
+
+def go_seeds():
+    wrapped = GO_SENTINEL + GO_MODINFO + GO_SENTINEL
+    version = b"go1.22.1"
+    inline = GO_MAGIC + bytes([8, 2])
+    inline = inline.ljust(32, b"\0") + uvarint(len(version)) + version
+    write("go_buildinfo", "inline-go1.22", elf_with_section(b".go.buildinfo", inline + uvarint(len(wrapped)) + wrapped))
+    # Before Go 1.18, the header holds pointers to two Go string headers.
+    address = 0x401000
+    old_version = b"go1.16.15"
+    pointers = GO_MAGIC + bytes([8, 0])
+    pointers += struct.pack("<QQ", address + 32, address + 48)
+    pointers += struct.pack("<QQ", address + 64, len(old_version))
+    pointers += struct.pack("<QQ", address + 64 + len(old_version), len(wrapped))
+    pointers += old_version + wrapped
+    write("go_buildinfo", "pointers-go1.16", elf_with_section(b".go.buildinfo", pointers, address))
+
+
+def cargo_auditable_seeds():
+    tree = {
+        "packages": [
+            {"name": "tool", "version": "0.1.0", "source": "local", "dependencies": [1, 2]},
+            {"name": "serde", "version": "1.0.200", "source": "crates.io"},
+            {"name": "cc", "version": "1.0.90", "source": "crates.io", "kind": "build"},
+            {"name": "forked", "version": "0.2.0", "source": "git"},
+        ]
+    }
+    compressed = zlib.compress(json.dumps(tree).encode(), 9)
+    write("cargo_auditable", "four-crates", elf_with_section(b".dep-v0", compressed))
+    write("cargo_auditable", "not-zlib", elf_with_section(b".dep-v0", b"plain text, not zlib"))
+
+
+def java_seeds():
+    jars = sorted(p for p in (CATALOG / "java").rglob("*") if p.suffix in (".jar", ".hpi"))
+    copy_files("java_archive", jars)
+    names = ("MANIFEST.MF", "pom.properties", "pom.xml")
+    for jar in jars:
+        with zipfile.ZipFile(jar) as archive:
+            for member in archive.namelist():
+                if member.rsplit("/", 1)[-1] in names:
+                    label = jar.stem + "-" + member.replace("/", "-")
+                    write("java_manifest", label, archive.read(member))
+
+
 def main():
     base, upper = layer_seeds()
     archive_seeds(base, upper)
     rpm_header_seeds()
     text_seeds()
     compression_seeds(base)
+    go_seeds()
+    cargo_auditable_seeds()
+    java_seeds()
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())
         size = sum(f.stat().st_size for f in files)

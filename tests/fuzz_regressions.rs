@@ -149,6 +149,33 @@ fn layer_seeds_yield_entries() {
     assert!(outcome.items > 0);
 }
 
+/// The Java, Go and Rust seeds go through an extractor first, so a seed that yields no
+/// packages means the harness never reached the cataloger.
+#[test]
+fn extractor_seeds_yield_packages() {
+    let corpus = repository().join("fuzz/corpus");
+    for (name, seed) in [
+        ("java_archive", "java-trivy-test-jar-test.jar"),
+        (
+            "java_archive",
+            "java-jenkins-plugin-example-jenkins-plugin.hpi",
+        ),
+        ("go_buildinfo", "inline-go1.22"),
+        ("go_buildinfo", "pointers-go1.16"),
+        ("cargo_auditable", "four-crates"),
+        (
+            "ruby_gemspec",
+            "ruby-gemspec-bundler-usr-lib-ruby-gems-3.0.0-specifications-bundler-2.1.4.gemspec",
+        ),
+    ] {
+        let outcome = run(target(name), &corpus.join(name).join(seed));
+        assert!(
+            outcome.items > 0,
+            "{name} found no packages in the {seed} seed"
+        );
+    }
+}
+
 #[test]
 fn placeholders_take_later_digests() {
     let input = b"first\n=====\n@d1 @s1 @h9 @x1\n=====\nsecond\n=====\nbody";

@@ -17,13 +17,17 @@ use std::sync::Arc;
 use inline_scan::catalog::apk::{self, ApkCataloger};
 use inline_scan::catalog::distro;
 use inline_scan::catalog::dpkg::{self, DpkgCataloger};
+use inline_scan::catalog::golang::GoBinaryCataloger;
+use inline_scan::catalog::java::{self, JavaArchiveCataloger};
 use inline_scan::catalog::npm::NpmCataloger;
 use inline_scan::catalog::python::{self, PythonCataloger};
 use inline_scan::catalog::rpm::{PackageRecord, RpmCataloger};
+use inline_scan::catalog::ruby::{self, GemspecCataloger};
+use inline_scan::catalog::rust::CargoAuditableCataloger;
 use inline_scan::catalog::{Cataloger, Environment};
 use inline_scan::digest::Digest;
 use inline_scan::filesystem::{FileEntry, FileKind, FileTree};
-use inline_scan::layer::scan_layer;
+use inline_scan::layer::{Extract, Extractor, HEAD_LEN, scan_layer};
 use inline_scan::source::archive::{read_docker_archive, read_oci_archive};
 use inline_scan::source::{Limits, compression};
 use inline_scan::squash::Squasher;
@@ -91,6 +95,11 @@ pub const TARGETS: &[Target] = targets![
     rpm_manifest,
     python_metadata,
     npm_package_json,
+    ruby_gemspec,
+    java_archive,
+    java_manifest,
+    go_buildinfo,
+    cargo_auditable,
 ];
 
 /// Limits small enough that one fuzz input cannot hold much memory.
@@ -406,6 +415,78 @@ pub fn npm_package_json(data: &[u8]) -> Outcome {
     let path = "/usr/lib/node_modules/fuzz/package.json";
     let packages = catalog_at(&NpmCataloger, path, data);
     Outcome::new(packages, 1)
+}
+
+/// Parses the bytes as a gemspec and catalogs them at an installed `specifications/` path.
+pub fn ruby_gemspec(data: &[u8]) -> Outcome {
+    let _ = ruby::parse_gemspec(&String::from_utf8_lossy(data));
+    let path = "/usr/lib/ruby/gems/3.0.0/specifications/fuzz-1.0.gemspec";
+    let packages = catalog_at(&GemspecCataloger, path, data);
+    Outcome::new(packages, 1)
+}
+
+/// Reads the bytes as a jar through the extractor, which opens nested archives, manifests,
+/// `pom.properties` and `pom.xml`, and catalogs the result. Every package comes from a
+/// manifest or a `pom.properties` entry, each entry takes at least a 30-byte local header, and
+/// the reader expands nested archives to at most [`java::MAX_NESTED_TOTAL`] bytes.
+pub fn java_archive(data: &[u8]) -> Outcome {
+    let packages = extract_and_catalog(&JavaArchiveCataloger, "/app/fuzz.jar", data);
+    let readable = data.len() as u64 + java::MAX_NESTED_TOTAL;
+    Outcome::new(
+        packages,
+        usize::try_from(readable / 30 + 1).unwrap_or(usize::MAX),
+    )
+}
+
+/// Parses the bytes as a `MANIFEST.MF`, a `pom.properties` and a `pom.xml`.
+pub fn java_manifest(data: &[u8]) -> Outcome {
+    let text = String::from_utf8_lossy(data);
+    let manifest = java::manifest::parse_manifest(&text);
+    let _ = manifest.main_value("Implementation-Title");
+    let _ = manifest.values("Bundle-License").count();
+    let path = "META-INF/maven/fuzz/fuzz";
+    let _ = java::manifest::parse_pom_properties(&format!("{path}/pom.properties"), &text);
+    let _ = java::manifest::parse_pom_xml(&format!("{path}/pom.xml"), &text);
+    Outcome::new(0, 0)
+}
+
+/// Reads the bytes as an ELF binary's Go build info through the extractor and catalogs the
+/// modules. Each module is one line of the build info, which the input must contain.
+pub fn go_buildinfo(data: &[u8]) -> Outcome {
+    let packages = extract_and_catalog(&GoBinaryCataloger, "/usr/bin/fuzz", data);
+    // The main module and the standard library come without lines of their own.
+    Outcome::new(packages, data.len() + 2)
+}
+
+/// Reads the bytes as an ELF binary's cargo-auditable `.dep-v0` section through the extractor
+/// and catalogs the crates. The section decompresses to at most 8 MiB of JSON, and every crate
+/// takes more than 8 bytes of it.
+pub fn cargo_auditable(data: &[u8]) -> Outcome {
+    let packages = extract_and_catalog(&CargoAuditableCataloger, "/usr/bin/fuzz", data);
+    Outcome::new(packages, 1024 * 1024)
+}
+
+/// Runs the cataloger's extractor on `bytes` as the layer walk does when it claims the file at
+/// `path`, keeps the result in a one-file tree, and returns the number of packages found.
+fn extract_and_catalog(cataloger: &dyn Cataloger, path: &str, bytes: &[u8]) -> usize {
+    let extractor: &dyn Extractor = cataloger.extractor().expect("an extracting cataloger");
+    let mut tree = tree_with(path, bytes);
+    let head = &bytes[..bytes.len().min(HEAD_LEN)];
+    if extractor.claims(path, head) {
+        let mut data = std::io::Cursor::new(bytes);
+        if let Some(result) = extractor.extract(path, &mut data, bytes.len() as u64) {
+            let extract = Extract {
+                extractor: extractor.name(),
+                result,
+            };
+            tree.extracts
+                .insert(path.to_owned(), Arc::from(vec![extract]));
+        }
+    }
+    let mut warnings = Vec::new();
+    cataloger
+        .catalog(&tree, &Environment::default(), &mut warnings)
+        .len()
 }
 
 /// Runs `cataloger` on a tree that contains only `bytes` at `path`, and returns the number of
