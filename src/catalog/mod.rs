@@ -100,3 +100,35 @@ impl CapturePolicy for CatalogerCapture {
             .collect()
     }
 }
+
+/// Returns each visible path with the result of type `T` that the extractor `name` kept for it,
+/// in path order, plus the primary location of the file. A failed extraction becomes a warning
+/// naming the path, and a path that no longer resolves is skipped.
+pub fn extracted_results<'a, T: 'static>(
+    tree: &'a FileTree,
+    name: &'static str,
+    warnings: &mut Vec<CatalogWarning>,
+) -> Vec<(&'a str, &'a T, Location)> {
+    let mut found = Vec::new();
+    for path in tree.extracted_paths(name) {
+        let Some(extract) = tree.extract(path, name) else {
+            continue;
+        };
+        let value = match &extract.result {
+            Ok(value) => value.downcast_ref::<T>(),
+            Err(reason) => {
+                warnings.push(CatalogWarning {
+                    cataloger: name,
+                    path: path.to_owned(),
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+        };
+        let location = registry::location(tree, path, Evidence::Primary);
+        if let (Some(value), Some(location)) = (value, location) {
+            found.push((path, value, location));
+        }
+    }
+    found
+}

@@ -5,6 +5,7 @@
 //! `rust-crate` package, as syft 1.18.1 reports them. Build-time dependencies are left out,
 //! because they are not linked into the binary.
 
+use crate::catalog::extracted_results;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -13,8 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::golang::ELF_MAGIC;
-use super::registry::location;
-use super::{CatalogWarning, Cataloger, Environment, Evidence, Package, PackageType};
+use super::{CatalogWarning, Cataloger, Environment, Package, PackageType};
 use crate::filesystem::FileTree;
 use crate::layer::{ExtractResult, Extractor, FileData};
 
@@ -116,25 +116,7 @@ impl Cataloger for CargoAuditableCataloger {
         warnings: &mut Vec<CatalogWarning>,
     ) -> Vec<Package> {
         let mut packages = Vec::new();
-        for path in tree.extracted_paths(NAME) {
-            let Some(extract) = tree.extract(path, NAME) else {
-                continue;
-            };
-            let audit = match &extract.result {
-                Ok(value) => value.downcast_ref::<AuditTree>(),
-                Err(reason) => {
-                    warnings.push(CatalogWarning {
-                        cataloger: NAME,
-                        path: path.to_owned(),
-                        reason: reason.clone(),
-                    });
-                    continue;
-                }
-            };
-            let (Some(audit), Some(location)) = (audit, location(tree, path, Evidence::Primary))
-            else {
-                continue;
-            };
+        for (_path, audit, location) in extracted_results::<AuditTree>(tree, NAME, warnings) {
             for crate_entry in &audit.packages {
                 let runtime = crate_entry
                     .kind

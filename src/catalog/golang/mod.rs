@@ -9,13 +9,13 @@ mod buildinfo;
 
 pub use buildinfo::{ModInfo, Module, RawBuildInfo, parse_modinfo, read_elf};
 
+use crate::catalog::extracted_results;
 use std::sync::{Arc, LazyLock};
 
 use regex_lite::Regex;
 use serde_json::{Map, Value, json};
 
-use super::registry::location;
-use super::{CatalogWarning, Cataloger, Cpe, Environment, Evidence, License, Package, PackageType};
+use super::{CatalogWarning, Cataloger, Cpe, Environment, License, Package, PackageType};
 use crate::filesystem::FileTree;
 use crate::layer::{ExtractResult, Extractor, FileData};
 
@@ -80,25 +80,7 @@ impl Cataloger for GoBinaryCataloger {
         warnings: &mut Vec<CatalogWarning>,
     ) -> Vec<Package> {
         let mut packages = Vec::new();
-        for path in tree.extracted_paths(NAME) {
-            let Some(extract) = tree.extract(path, NAME) else {
-                continue;
-            };
-            let binary = match &extract.result {
-                Ok(value) => value.downcast_ref::<GoBinary>(),
-                Err(reason) => {
-                    warnings.push(CatalogWarning {
-                        cataloger: NAME,
-                        path: path.to_owned(),
-                        reason: reason.clone(),
-                    });
-                    continue;
-                }
-            };
-            let (Some(binary), Some(location)) = (binary, location(tree, path, Evidence::Primary))
-            else {
-                continue;
-            };
+        for (_path, binary, location) in extracted_results::<GoBinary>(tree, NAME, warnings) {
             packages.extend(binary_packages(binary, &location));
         }
         packages

@@ -15,14 +15,12 @@ pub use archive::{
     archive_extension, read_archives,
 };
 
+use crate::catalog::extracted_results;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::registry::location;
-use super::{
-    CatalogWarning, Cataloger, Environment, Evidence, License, Location, Package, PackageType,
-};
+use super::{CatalogWarning, Cataloger, Environment, License, Location, Package, PackageType};
 use crate::filesystem::FileTree;
 use crate::layer::{ExtractResult, Extractor, FileData};
 use manifest::{Manifest, PomProject, PomProperties};
@@ -85,24 +83,7 @@ impl Cataloger for JavaArchiveCataloger {
         warnings: &mut Vec<CatalogWarning>,
     ) -> Vec<Package> {
         let mut packages = Vec::new();
-        for path in tree.extracted_paths(NAME) {
-            let Some(extract) = tree.extract(path, NAME) else {
-                continue;
-            };
-            let found = match &extract.result {
-                Ok(value) => value.downcast_ref::<JavaArchives>(),
-                Err(reason) => {
-                    warnings.push(CatalogWarning {
-                        cataloger: NAME,
-                        path: path.to_owned(),
-                        reason: reason.clone(),
-                    });
-                    continue;
-                }
-            };
-            let (Some(found), Some(base)) = (found, location(tree, path, Evidence::Primary)) else {
-                continue;
-            };
+        for (path, found, base) in extracted_results::<JavaArchives>(tree, NAME, warnings) {
             for problem in &found.problems {
                 warnings.push(CatalogWarning {
                     cataloger: NAME,
