@@ -286,7 +286,7 @@ def go_seeds():
     inline = GO_MAGIC + bytes([8, 2])
     inline = inline.ljust(32, b"\0") + uvarint(len(version)) + version
     write("go_buildinfo", "inline-go1.22", elf_with_section(b".go.buildinfo", inline + uvarint(len(wrapped)) + wrapped))
-    # Before Go 1.18, the header holds pointers to two Go string headers.
+    # Before Go 1.18, the header contains pointers to two Go string headers.
     address = 0x401000
     old_version = b"go1.16.15"
     pointers = GO_MAGIC + bytes([8, 0])

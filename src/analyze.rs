@@ -177,8 +177,8 @@ async fn run_steps(
     let env = |name: &str| std::env::var(name).ok();
     if settings.report.resolve(&env) == Some(crate::report::platform::Platform::Gitlab) {
         // GitLab reads `artifacts:reports:cyclonedx` from files named gl-sbom-*.cdx.json and
-        // lists the packages in its dependency list; the report layer has no catalog to render
-        // it from, so it is written with the other SBOMs.
+        // lists their packages in its dependency list. The report layer has no catalog to
+        // render it from, so it is written here with the other SBOMs.
         let path = settings
             .report_dir
             .join(crate::report::gitlab::CYCLONEDX_FILE);

@@ -142,7 +142,7 @@ struct RunOutputs<'a> {
 }
 
 impl RunOutputs<'_> {
-    /// Whether the reports go to GitLab, whose job log gets collapsible sections.
+    /// Returns whether the reports go to GitLab, whose job log gets collapsible sections.
     fn is_gitlab(&self) -> bool {
         let env = |name: &str| std::env::var(name).ok();
         self.report.resolve(&env) == Some(Platform::Gitlab)

@@ -341,8 +341,8 @@ pub fn read(dir: &Path) -> Result<Bundle, BundleError> {
     })
 }
 
-/// Checks, before any work, that `dir` can receive a bundle: it is missing, empty, or holds an
-/// earlier bundle. Nothing is changed.
+/// Checks, before any work, that `dir` can receive a bundle: it is missing, empty, or contains
+/// an earlier bundle. Nothing is changed.
 pub fn check_folder(dir: &Path) -> Result<(), BundleError> {
     let Ok(mut entries) = std::fs::read_dir(dir) else {
         // A missing folder is created later, and any other problem is reported by the write.

@@ -241,8 +241,8 @@ impl StreamHash {
 }
 
 /// Hashes the messages until every sender is gone. Returns the blob and tar stream hashes.
-/// A tar chunk that the walk has released goes back through `spare`, so the walk reuses its
-/// buffer instead of allocating and zeroing a new one.
+/// Sends tar chunks that the walk has released back through `spare`, so the walk reuses their
+/// buffers instead of allocating and zeroing new ones.
 fn hash_inputs(
     inputs: Receiver<HashInput>,
     spare: SyncSender<Vec<u8>>,

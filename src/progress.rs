@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::report::gitlab::{section_end, section_start};
 
-/// Name of the GitLab log section that holds the steps of a run.
+/// Name of the GitLab log section that contains the steps of a run.
 pub const GITLAB_STEPS_SECTION: &str = "inline_scan_steps";
 
 /// Shows the current step of the run. Outside a terminal and GitLab the steps go to the debug

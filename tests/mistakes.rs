@@ -1,6 +1,6 @@
-//! The binary on the mistakes a new user makes: each one exits 1 with a message that names the
-//! value and says what to do, and nothing on standard output, because the digest line means
-//! success.
+//! Tests of the binary on the mistakes a new user makes. Each one exits 1 with a message that
+//! names the value and the next step, and prints nothing on standard output, because the digest
+//! line means success.
 
 mod common;
 
@@ -127,7 +127,7 @@ async fn tarball_path_without_scheme() {
             ],
         );
     }
-    // A relative name ending in .tar counts too, from the folder that holds it.
+    // A relative name ending in .tar counts too, run from the folder that contains it.
     let output = run_in(
         &fixture(""),
         &["analyze", "--no-import", "multilayer-whiteout.docker.tar"],

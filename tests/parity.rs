@@ -255,7 +255,7 @@ fn our_identities(catalog: &Catalog) -> BTreeSet<Identity> {
         .collect()
 }
 
-/// The names of the catalogers this crate implements, as syft names them.
+/// Returns the names of the catalogers this crate implements, as syft names them.
 fn our_cataloger_names() -> BTreeSet<&'static str> {
     default_catalogers().iter().map(|c| c.name()).collect()
 }

@@ -1,7 +1,7 @@
-//! The binary reading images from a real registry (Debian's `docker-registry` on 127.0.0.1) with
-//! no Docker daemon, and importing them into the strict fake Anchore: the bundled images, a
-//! two-platform index (whose bytes go up as the parent manifest), and `-P` falling back to the
-//! registry when no daemon responds.
+//! Tests of the binary reading images from a real registry (Debian's `docker-registry` on
+//! 127.0.0.1) with no Docker daemon, and importing them into the strict fake Anchore.
+//! The inputs are the bundled images and a two-platform index, whose bytes go up as the parent
+//! manifest. `-P` falls back to the registry when no daemon responds.
 
 mod common;
 #[path = "common/registry.rs"]
@@ -68,7 +68,7 @@ fn find<'a>(requests: &'a [RecordedRequest], method: &str, suffix: &str) -> &'a 
     found[0]
 }
 
-/// The uploaded finalize body (`POST /v2/images` or `POST /v1/images`).
+/// Returns the uploaded finalize body (`POST /v2/images` or `POST /v1/images`).
 fn finalize(requests: &[RecordedRequest]) -> Value {
     let request = requests
         .iter()
@@ -100,8 +100,8 @@ fn rows(sbom: &Value) -> Vec<(String, String, String, String)> {
     rows
 }
 
-/// The packages document uploaded in `requests`, in syft JSON for both API versions (v1's
-/// down-converted form keeps `artifacts` with the same fields).
+/// Returns the packages document uploaded in `requests`. Both API versions carry syft JSON
+/// `artifacts` with the same fields, because v1's down-converted form keeps them.
 fn uploaded_packages(requests: &[RecordedRequest]) -> Value {
     serde_json::from_slice(&find(requests, "POST", "/packages").body).expect("packages JSON")
 }
@@ -306,8 +306,8 @@ async fn index_imports_with_parent_digest() {
     }
 }
 
-/// `-P` on a runner with no daemon reads the image from its registry instead; without `-P` the
-/// same reference fails with the daemon's address in the message.
+/// `-P` on a runner with no daemon reads the image from its registry instead. Without `-P` the
+/// same reference fails, and the message names the daemon's address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_without_daemon_reads_registry() {
     if !require_tools() {

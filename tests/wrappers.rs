@@ -149,7 +149,7 @@ fn registry() -> Vec<RegistryOption> {
     options
 }
 
-/// The long options `inline-scan import` accepts.
+/// Returns the long options that `inline-scan import` accepts.
 fn import_options() -> BTreeSet<String> {
     let command = inline_scan::cli::Cli::command();
     let import = command
@@ -2390,7 +2390,8 @@ fn gitlab_job_imports_with_real_binary() {
         summary > steps_end && log[summary..].contains(WHITEOUT_DIGEST),
         "{log:?}"
     );
-    assert!(log.contains("section_end:") && log.matches("section_start:").count() == 2);
+    assert!(log.contains("section_end:"), "{log:?}");
+    assert_eq!(log.matches("section_start:").count(), 2, "{log:?}");
 
     assert_binary_argv(work.path());
     let script = text(&job["script"][0]);

@@ -164,8 +164,9 @@ pub fn layer_sequence(data: &[u8]) -> Outcome {
     Outcome::new(tree.entries.len(), bound)
 }
 
-/// Every visible path, implied parent directories included, is a prefix of a path stored in
-/// the tar, so a tree can have at most one path per byte of the uncompressed stream.
+/// Returns the maximum number of paths in a tree built from `tar_bytes` bytes of tar. Every visible path,
+/// implied parent directories included, is a prefix of a path stored in the tar, so there is at
+/// most one path per byte of the uncompressed stream.
 fn entry_bound(tar_bytes: u64) -> usize {
     usize::try_from(tar_bytes)
         .unwrap_or(usize::MAX)
@@ -499,7 +500,7 @@ fn catalog_at(cataloger: &dyn Cataloger, path: &str, bytes: &[u8]) -> usize {
         .len()
 }
 
-/// A one-layer tree holding a regular file at `path` and the directories above it.
+/// Builds a one-layer tree that contains a regular file at `path` and the directories above it.
 fn tree_with(path: &str, bytes: &[u8]) -> FileTree {
     let mut tree = FileTree {
         layers: vec![Digest::of(b"fuzz layer")],

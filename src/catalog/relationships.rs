@@ -255,8 +255,8 @@ fn go_binary_dependencies(packages: &[Package]) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// A Java package found in an archive nested in another is a dependency of the package of
-/// the archive around it: the one whose virtual path is its own without the last segment.
+/// Links each Java package found in a nested archive, as a dependency, to the package of the
+/// archive around it, whose virtual path is its own without the last segment.
 fn nested_archive_dependencies(packages: &[Package]) -> Vec<(usize, usize)> {
     fn virtual_path(package: &Package) -> Option<&str> {
         matches!(

@@ -550,7 +550,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn qualify_reference_adds_docker_hub_only_when_no_host_is_named() {
+    fn qualify_reference_defaults_to_docker_hub() {
         for (given, expected) in [
             ("debian:12", "docker.io/debian:12"),
             ("team/app:1", "docker.io/team/app:1"),

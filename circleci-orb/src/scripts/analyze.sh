@@ -84,7 +84,7 @@ while read -r option kind scope; do
   [ -n "$value" ] || continue
   # A flag left at false sets nothing, so it does not count against an import.
   if [ "$command" = import ] && [ "$scope" != both ] && [ "$value" != false ]; then
-    echo "error: $variable is set, but --$option applies to analyzing an image, not to importing a bundle; the bundle already holds what it decided" >&2
+    echo "error: $variable is set, but --$option applies to analyzing an image, not to importing a bundle; the bundle already contains the result of that choice" >&2
     exit 1
   fi
   case "$kind" in

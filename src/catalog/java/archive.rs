@@ -18,7 +18,7 @@ pub const EXTENSIONS: &[&str] = &[
 pub const MAX_DEPTH: usize = 8;
 /// The largest nested archive read into memory, in bytes.
 pub const MAX_NESTED_ARCHIVE: u64 = 256 * 1024 * 1024;
-/// The most bytes of nested archives read for one outer file, in bytes.
+/// Maximum total size, in bytes, of the nested archives read for one outer file.
 pub const MAX_NESTED_TOTAL: u64 = 1024 * 1024 * 1024;
 /// The largest manifest, `pom.properties`, `pom.xml` or licence file read, in bytes.
 const MAX_METADATA_FILE: u64 = 4 * 1024 * 1024;
@@ -40,7 +40,7 @@ pub fn archive_extension(name: &str) -> Option<&'static str> {
         .find(|known| known.eq_ignore_ascii_case(extension))
 }
 
-/// What was read from one archive, the outer file or one nested in it.
+/// The contents read from one archive: the outer file or one nested in it.
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveInfo {
     /// Entry names from the outer file down to this archive; empty for the outer file.

@@ -512,7 +512,7 @@ fn select_name(manifest: &Manifest, file_base: &str) -> String {
     String::new()
 }
 
-/// The version when no `pom.properties` gives one: the file name's, else manifest fields.
+/// Returns the version when no `pom.properties` gives one: the file name's, else the manifest's.
 fn select_version(manifest: &Manifest, file_version: &str) -> String {
     if !file_version.is_empty() {
         return file_version.to_owned();
