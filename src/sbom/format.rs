@@ -263,13 +263,13 @@ pub(super) fn image_purl(input: &SbomInput<'_>) -> String {
         .identity
         .tags
         .first()
-        .and_then(|tag| tag.parse::<oci_spec::distribution::Reference>().ok());
+        .and_then(|tag| crate::image::reference::Parsed::parse(tag).ok());
     match reference {
         Some(reference) => {
-            let repository = reference.repository();
+            let repository = &reference.repository;
             let name = repository.rsplit('/').next().unwrap_or(repository);
-            let repository_url = format!("{}/{}", reference.registry(), repository);
-            let tag = reference.tag().unwrap_or_default();
+            let repository_url = format!("{}/{}", reference.registry, repository);
+            let tag = reference.tag.unwrap_or_default();
             crate::catalog::purl::render(
                 "oci",
                 None,
