@@ -121,15 +121,17 @@ async fn run_steps(
     let catalogers: Arc<Vec<Box<dyn Cataloger>>> =
         Arc::new(catalog::registry::default_catalogers());
     progress.step(format!("reading {}", settings.image_input));
-    let image = read_source(settings, catalogers.clone(), progress).await?;
+    let mut image = read_source(settings, catalogers.clone(), progress).await?;
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
 
     progress.step("cataloging packages".to_owned());
+    // The tree moves into the blocking task and is dropped there: nothing after cataloging
+    // reads it, and the SBOM is rendered without it in memory.
+    let tree = std::mem::take(&mut image.tree);
     let (catalog, warnings) = {
         let catalogers = catalogers.clone();
-        let tree = image.tree.clone();
         let scope = settings.scope;
         tokio::task::spawn_blocking(move || scope.run(&tree, &catalogers))
             .await
@@ -161,12 +163,12 @@ async fn run_steps(
     };
     let sbom = syft_json::render(&input);
     for output in &settings.sbom_outputs {
-        let bytes = if output.format == SbomFormat::SyftJson {
-            serde_json::to_vec(&sbom).expect("a JSON value serializes")
+        if output.format == SbomFormat::SyftJson {
+            write_sbom(&output.target, output.format, &sbom)?;
         } else {
-            format::render_at(output.format, &input, settings.sbom_created)
-        };
-        write_sbom(&output.target, output.format, &bytes)?;
+            let bytes = format::render_at(output.format, &input, settings.sbom_created);
+            write_sbom(&output.target, output.format, &bytes)?;
+        }
         if let SbomTarget::File(path) = &output.target {
             if result.sbom_path.is_none() {
                 result.sbom_path = Some(path.display().to_string());

@@ -170,10 +170,9 @@ pub fn write(
     context: &BundleContext,
 ) -> Result<(), BundleError> {
     prepare_folder(dir)?;
-    let sbom = serde_json::to_vec(&request.sbom).expect("a JSON value serializes");
     let config_media_type = config_media_type(&request.manifest);
     let mut files = Files {
-        sbom: write_file(dir, SBOM_FILE, SBOM_MEDIA_TYPE, &sbom)?,
+        sbom: write_file(dir, SBOM_FILE, SBOM_MEDIA_TYPE, &request.sbom)?,
         manifest: write_file(
             dir,
             MANIFEST_FILE,
@@ -305,11 +304,12 @@ pub fn read(dir: &Path) -> Result<Bundle, BundleError> {
         });
     }
     let sbom_bytes = take(&index.files.sbom);
-    let sbom: serde_json::Value =
-        serde_json::from_slice(&sbom_bytes).map_err(|error| BundleError::InvalidJson {
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&sbom_bytes) {
+        return Err(BundleError::InvalidJson {
             path: dir.join(&index.files.sbom.name),
             reason: error.to_string(),
-        })?;
+        });
+    }
     let config = take(&index.files.config);
     let parent = index
         .files
@@ -330,7 +330,7 @@ pub fn read(dir: &Path) -> Result<Bundle, BundleError> {
             tags: index.tags,
             annotations: index.annotations,
             dockerfile,
-            sbom,
+            sbom: sbom_bytes,
             force: index.force,
         },
         context: BundleContext {

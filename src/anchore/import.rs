@@ -192,10 +192,16 @@ fn validate_request(request: &ImportRequest) -> Result<(), ImportError> {
             request.digest
         ));
     }
-    if !request.sbom.is_object() {
+    if !is_json_object(&request.sbom) {
         return invalid("the SBOM is not a JSON object".to_owned());
     }
     Ok(())
+}
+
+/// Returns whether `bytes` is one JSON object (whitespace around it allowed).
+pub fn is_json_object(bytes: &[u8]) -> bool {
+    bytes.trim_ascii_start().first() == Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 /// Builds the bodies to upload, in upload order.
@@ -203,13 +209,24 @@ fn prepare_contents(
     request: &ImportRequest,
     version: ApiVersion,
 ) -> Result<Vec<(ContentKind, Body)>, ImportError> {
-    let sbom = match version {
-        ApiVersion::V1 => v1::downconvert_sbom(&request.sbom),
-        ApiVersion::V2 => request.sbom.clone(),
+    let converted;
+    let packages: &[u8] = match version {
+        ApiVersion::V1 => {
+            let sbom: serde_json::Value =
+                serde_json::from_slice(&request.sbom).map_err(|error| {
+                    ImportError::InvalidRequest {
+                        reason: format!("the SBOM is not valid JSON: {error}"),
+                    }
+                })?;
+            converted = serde_json::to_vec(&v1::downconvert_sbom(&sbom)).map_err(|error| {
+                ImportError::InvalidRequest {
+                    reason: format!("cannot serialize the SBOM: {error}"),
+                }
+            })?;
+            &converted
+        }
+        ApiVersion::V2 => &request.sbom,
     };
-    let packages = serde_json::to_vec(&sbom).map_err(|error| ImportError::InvalidRequest {
-        reason: format!("cannot serialize the SBOM: {error}"),
-    })?;
 
     let body = |bytes: &[u8], content_type: &str| Body {
         bytes: bytes.to_vec(),
@@ -224,7 +241,7 @@ fn prepare_contents(
     };
 
     let mut contents = vec![
-        (ContentKind::Packages, body(&packages, "application/json")),
+        (ContentKind::Packages, body(packages, "application/json")),
         (
             ContentKind::Manifest,
             body(

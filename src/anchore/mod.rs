@@ -65,8 +65,8 @@ pub struct ImportRequest {
     pub tags: Vec<String>,
     pub annotations: BTreeMap<String, String>,
     pub dockerfile: Option<Vec<u8>>,
-    /// The syft JSON SBOM as the v2 API takes it; down-converted for v1.
-    pub sbom: serde_json::Value,
+    /// The syft JSON SBOM, a JSON object, as the bytes the v2 API takes; down-converted for v1.
+    pub sbom: Vec<u8>,
     pub force: bool,
 }
 

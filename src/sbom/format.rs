@@ -229,12 +229,12 @@ pub fn render(format: SbomFormat, input: &SbomInput<'_>) -> Vec<u8> {
 /// time (syft JSON records none). The bytes are pretty-printed JSON ending in a newline, and
 /// the same input and time always give the same bytes.
 pub fn render_at(format: SbomFormat, input: &SbomInput<'_>, created: OffsetDateTime) -> Vec<u8> {
-    let document = match format {
-        SbomFormat::SyftJson => syft_json::render(input),
-        SbomFormat::CycloneDxJson => cyclonedx::render(input, created),
-        SbomFormat::SpdxJson => spdx::render(input, created),
-    };
-    let mut bytes = serde_json::to_vec_pretty(&document).expect("a JSON value always serializes");
+    let mut bytes = match format {
+        SbomFormat::SyftJson => serde_json::to_vec_pretty(&syft_json::Document(input)),
+        SbomFormat::CycloneDxJson => serde_json::to_vec_pretty(&cyclonedx::render(input, created)),
+        SbomFormat::SpdxJson => serde_json::to_vec_pretty(&spdx::render(input, created)),
+    }
+    .expect("an SBOM document always serializes");
     bytes.push(b'\n');
     bytes
 }

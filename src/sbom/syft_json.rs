@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::catalog::{Catalog, License, Location, Package};
@@ -29,27 +30,51 @@ pub struct SbomInput<'a> {
     pub configuration: Value,
 }
 
-/// Renders the syft JSON document.
-pub fn render(input: &SbomInput<'_>) -> Value {
-    let artifacts: Vec<Value> = input.catalog.packages.iter().map(artifact).collect();
-    let (relationships, files) = relationships_and_files(input);
-    let distro = match &input.catalog.distro {
-        Some(distro) => serde_json::to_value(distro).expect("distro fields are strings"),
-        None => json!({}),
-    };
-    json!({
-        "artifacts": artifacts,
-        "artifactRelationships": relationships,
-        "files": files,
-        "source": source(input),
-        "distro": distro,
-        "descriptor": {
-            "name": env!("CARGO_PKG_NAME"),
-            "version": env!("CARGO_PKG_VERSION"),
-            "configuration": input.configuration,
-        },
-        "schema": {"version": SCHEMA_VERSION, "url": SCHEMA_URL},
-    })
+/// Renders the syft JSON document as compact JSON, the bytes the import uploads.
+pub fn render(input: &SbomInput<'_>) -> Vec<u8> {
+    serde_json::to_vec(&Document(input)).expect("a syft JSON document serializes")
+}
+
+/// The syft JSON document of an input, serialized as it is written: each artifact is
+/// serialized from its package directly, so no copy of the package list is built in memory.
+pub struct Document<'a, 'b>(pub &'a SbomInput<'b>);
+
+impl Serialize for Document<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let input = self.0;
+        let (relationships, files) = relationships_and_files(input);
+        let distro = match &input.catalog.distro {
+            Some(distro) => serde_json::to_value(distro).expect("distro fields are strings"),
+            None => json!({}),
+        };
+        let mut map = serializer.serialize_map(Some(7))?;
+        map.serialize_entry("artifacts", &Artifacts(&input.catalog.packages))?;
+        map.serialize_entry("artifactRelationships", &relationships)?;
+        map.serialize_entry("files", &files)?;
+        map.serialize_entry("source", &source(input))?;
+        map.serialize_entry("distro", &distro)?;
+        map.serialize_entry(
+            "descriptor",
+            &json!({
+                "name": env!("CARGO_PKG_NAME"),
+                "version": env!("CARGO_PKG_VERSION"),
+                "configuration": input.configuration,
+            }),
+        )?;
+        map.serialize_entry(
+            "schema",
+            &json!({"version": SCHEMA_VERSION, "url": SCHEMA_URL}),
+        )?;
+        map.end()
+    }
+}
+
+struct Artifacts<'a>(&'a [Package]);
+
+impl Serialize for Artifacts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Artifact))
+    }
 }
 
 fn source(input: &SbomInput<'_>) -> Value {
@@ -107,36 +132,34 @@ fn source(input: &SbomInput<'_>) -> Value {
     })
 }
 
-fn artifact(package: &Package) -> Value {
-    let mut object = Map::new();
-    object.insert("id".into(), json!(artifact_id(package)));
-    object.insert("name".into(), json!(package.name));
-    object.insert("version".into(), json!(package.version));
-    object.insert("type".into(), json!(package.kind.as_str()));
-    object.insert("foundBy".into(), json!(package.found_by));
-    object.insert(
-        "locations".into(),
-        Value::Array(package.locations.iter().map(location).collect()),
-    );
-    object.insert(
-        "licenses".into(),
-        Value::Array(package.licenses.iter().map(license).collect()),
-    );
-    object.insert("language".into(), json!(package.kind.language()));
-    object.insert(
-        "cpes".into(),
-        Value::Array(
-            package
-                .cpes
-                .iter()
-                .map(|cpe| json!({"cpe": cpe.cpe, "source": cpe.source}))
-                .collect(),
-        ),
-    );
-    object.insert("purl".into(), json!(package.purl));
-    object.insert("metadataType".into(), json!(package.metadata_type));
-    object.insert("metadata".into(), package.metadata.clone());
-    Value::Object(object)
+/// One package as a syft artifact. The metadata is serialized from the package in place.
+struct Artifact<'a>(&'a Package);
+
+impl Serialize for Artifact<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let package = self.0;
+        let locations: Vec<Value> = package.locations.iter().map(location).collect();
+        let licenses: Vec<Value> = package.licenses.iter().map(license).collect();
+        let cpes: Vec<Value> = package
+            .cpes
+            .iter()
+            .map(|cpe| json!({"cpe": cpe.cpe, "source": cpe.source}))
+            .collect();
+        let mut map = serializer.serialize_map(Some(12))?;
+        map.serialize_entry("id", &artifact_id(package))?;
+        map.serialize_entry("name", &package.name)?;
+        map.serialize_entry("version", &package.version)?;
+        map.serialize_entry("type", package.kind.as_str())?;
+        map.serialize_entry("foundBy", &package.found_by)?;
+        map.serialize_entry("locations", &locations)?;
+        map.serialize_entry("licenses", &licenses)?;
+        map.serialize_entry("language", &package.kind.language())?;
+        map.serialize_entry("cpes", &cpes)?;
+        map.serialize_entry("purl", &package.purl)?;
+        map.serialize_entry("metadataType", &package.metadata_type)?;
+        map.serialize_entry("metadata", &package.metadata)?;
+        map.end()
+    }
 }
 
 fn location(location: &Location) -> Value {

@@ -188,7 +188,7 @@ impl SampleImage {
             tags: vec![SAMPLE_TAG.to_owned()],
             annotations: BTreeMap::from([("ci.job".to_owned(), "42".to_owned())]),
             dockerfile: Some(b"FROM scratch\nADD rootfs.tar /\n".to_vec()),
-            sbom: self.sbom(),
+            sbom: serde_json::to_vec(&self.sbom()).unwrap(),
             force: false,
         }
     }
