@@ -79,19 +79,16 @@ pub fn load(root: &Path, wants: impl Fn(&str) -> bool) -> Result<FileTree, DirTr
                 // Sockets and device nodes carry no package evidence.
                 continue;
             };
-            tree.entries.insert(
-                path.clone(),
-                FileEntry {
-                    path,
-                    kind,
-                    mode: meta.mode(),
-                    size: meta.len(),
-                    uid: u64::from(meta.uid()),
-                    gid: u64::from(meta.gid()),
-                    layer: 0,
-                    hardlink_to: None,
-                },
-            );
+            tree.entries.insert(FileEntry {
+                path,
+                kind,
+                mode: meta.mode(),
+                size: meta.len(),
+                uid: u64::from(meta.uid()),
+                gid: u64::from(meta.gid()),
+                layer: 0,
+                hardlink_to: None,
+            });
         }
     }
     Ok(tree)

@@ -1,11 +1,12 @@
 //! The squashed view of an image's file system: every visible path, the layer that supplied it,
 //! and the contents of the files that some cataloger asked for.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::digest::Digest;
 use crate::layer::{Extract, Extracts};
+use crate::path_tree::PathTree;
 
 /// The kind of file at a path, as the layer tar header declared it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,9 +38,9 @@ pub struct FileEntry {
 
 /// A path after following symlinks: the real path and the entry found there.
 #[derive(Debug, Clone)]
-pub struct Resolved<'a> {
+pub struct Resolved {
     pub real_path: String,
-    pub entry: &'a FileEntry,
+    pub entry: FileEntry,
 }
 
 /// The squashed file system of one image.
@@ -48,7 +49,7 @@ pub struct FileTree {
     /// Layer diffIDs in order, bottom first.
     pub layers: Vec<Digest>,
     /// Visible entries by normalised path.
-    pub entries: BTreeMap<String, FileEntry>,
+    pub entries: PathTree,
     /// Captured contents of visible regular files, by normalised path.
     pub contents: HashMap<String, Arc<[u8]>>,
     /// Extractor results of visible regular files, by normalised path.
@@ -80,13 +81,13 @@ impl FileTree {
     }
 
     /// Returns the entry at `path` without following a symlink there.
-    pub fn entry(&self, path: &str) -> Option<&FileEntry> {
+    pub fn entry(&self, path: &str) -> Option<FileEntry> {
         self.entries.get(path)
     }
 
     /// Resolves `path` by following symlinks in every component, as the kernel would inside a
     /// chroot of this tree. Returns `None` for dangling links, loops and missing paths.
-    pub fn resolve(&self, path: &str) -> Option<Resolved<'_>> {
+    pub fn resolve(&self, path: &str) -> Option<Resolved> {
         let mut hops = 0;
         let mut pending: Vec<String> = split(path).rev().map(str::to_owned).collect();
         let mut current = String::new();
@@ -101,7 +102,7 @@ impl FileTree {
             }
             let candidate = format!("{current}/{part}");
             let entry = self.entries.get(&candidate)?;
-            if let FileKind::Symlink(target) = &entry.kind {
+            if let FileKind::Symlink(target) = entry.kind {
                 hops += 1;
                 if hops > MAX_SYMLINK_HOPS {
                     return None;
@@ -109,7 +110,7 @@ impl FileTree {
                 if target.starts_with('/') {
                     current.clear();
                 }
-                pending.extend(split(target).rev().map(str::to_owned));
+                pending.extend(split(&target).rev().map(str::to_owned));
             } else {
                 current = candidate;
             }
@@ -154,13 +155,13 @@ impl FileTree {
     }
 
     /// Visible regular files whose path satisfies `predicate`, in path order.
-    pub fn files_matching<'a>(
-        &'a self,
-        predicate: impl Fn(&str) -> bool + 'a,
-    ) -> impl Iterator<Item = &'a FileEntry> + 'a {
+    pub fn files_matching(
+        &self,
+        predicate: impl Fn(&str) -> bool,
+    ) -> std::vec::IntoIter<FileEntry> {
         self.entries
-            .values()
-            .filter(move |entry| entry.kind == FileKind::Regular && predicate(&entry.path))
+            .filtered(|path, kind| *kind == FileKind::Regular && predicate(path))
+            .into_iter()
     }
 
     /// Returns the diffID of the layer that supplied the visible file at `path`, following
@@ -213,19 +214,16 @@ mod tests {
             ..FileTree::default()
         };
         for (path, kind) in items {
-            tree.entries.insert(
-                (*path).to_owned(),
-                FileEntry {
-                    path: (*path).to_owned(),
-                    kind: kind.clone(),
-                    mode: 0o644,
-                    size: 0,
-                    uid: 0,
-                    gid: 0,
-                    layer: 0,
-                    hardlink_to: None,
-                },
-            );
+            tree.entries.insert(FileEntry {
+                path: (*path).to_owned(),
+                kind: kind.clone(),
+                mode: 0o644,
+                size: 0,
+                uid: 0,
+                gid: 0,
+                layer: 0,
+                hardlink_to: None,
+            });
         }
         tree
     }

@@ -12,7 +12,6 @@
 //! removed with a range scan of the sorted map, so the cost of a removal grows with the size of
 //! the subtree, not of the image.
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::filesystem::{FileEntry, FileKind, FileTree, RetiredEntry};
@@ -96,11 +95,8 @@ impl Squasher {
             return;
         };
         let is_directory = kind == FileKind::Directory;
-        if let Some(lower) = self.tree.entries.get(&entry.path) {
-            let lower_is_directory = lower.kind == FileKind::Directory;
-            if lower_is_directory && !is_directory {
-                self.remove_children(&entry.path);
-            }
+        if self.tree.entries.is_directory(&entry.path) == Some(true) && !is_directory {
+            self.remove_children(&entry.path);
         }
         self.ensure_parents(&entry.path, layer);
 
@@ -111,19 +107,16 @@ impl Squasher {
         if let Some(results) = extracted {
             self.tree.extracts.insert(entry.path.clone(), results);
         }
-        self.tree.entries.insert(
-            entry.path.clone(),
-            FileEntry {
-                path: entry.path,
-                kind,
-                mode: entry.mode,
-                size: entry.size,
-                uid: entry.uid,
-                gid: entry.gid,
-                layer,
-                hardlink_to: entry.hardlink_to,
-            },
-        );
+        self.tree.entries.insert(FileEntry {
+            path: entry.path,
+            kind,
+            mode: entry.mode,
+            size: entry.size,
+            uid: entry.uid,
+            gid: entry.gid,
+            layer,
+            hardlink_to: entry.hardlink_to,
+        });
     }
 
     /// Makes sure every ancestor of `path` is a directory. A missing one is added as if the
@@ -137,9 +130,9 @@ impl Squasher {
             if current.is_empty() {
                 break;
             }
-            match self.tree.entries.get(current) {
-                Some(existing) if existing.kind == FileKind::Directory => break,
-                Some(_) => {
+            match self.tree.entries.is_directory(current) {
+                Some(true) => break,
+                Some(false) => {
                     let replaced = current.to_owned();
                     self.retire(&replaced);
                     missing.push(replaced);
@@ -148,19 +141,16 @@ impl Squasher {
             }
         }
         for directory in missing {
-            self.tree.entries.insert(
-                directory.clone(),
-                FileEntry {
-                    path: directory,
-                    kind: FileKind::Directory,
-                    mode: IMPLIED_DIRECTORY_MODE,
-                    size: 0,
-                    uid: 0,
-                    gid: 0,
-                    layer,
-                    hardlink_to: None,
-                },
-            );
+            self.tree.entries.insert(FileEntry {
+                path: directory,
+                kind: FileKind::Directory,
+                mode: IMPLIED_DIRECTORY_MODE,
+                size: 0,
+                uid: 0,
+                gid: 0,
+                layer,
+                hardlink_to: None,
+            });
         }
     }
 
@@ -176,9 +166,15 @@ impl Squasher {
     /// scope is known. The cost is one entry per replaced directory, symlink or captured file,
     /// and it has not been measured on large images.
     fn retire(&mut self, path: &str) {
-        let Some(entry) = self.tree.entries.remove(path) else {
-            return;
-        };
+        if let Some(entry) = self.tree.entries.remove(path) {
+            self.retire_entry(entry);
+        }
+    }
+
+    /// Records an entry just taken out of the visible tree, with its captured contents and
+    /// extractor results, as [`Self::retire`] describes.
+    fn retire_entry(&mut self, entry: FileEntry) {
+        let path = entry.path.as_str();
         let contents = self.tree.contents.remove(path);
         let extracts = self.tree.extracts.remove(path);
         // An entry replaced within its own layer was never visible in any layer's view, and a
@@ -197,21 +193,8 @@ impl Squasher {
 
     /// Removes every entry strictly below `directory` (`/` for the root).
     fn remove_children(&mut self, directory: &str) {
-        let prefix = if directory == "/" {
-            "/".to_owned()
-        } else {
-            format!("{directory}/")
-        };
-        let doomed: Vec<String> = self
-            .tree
-            .entries
-            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-            .map(|(path, _)| path)
-            .take_while(|path| path.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for path in doomed {
-            self.retire(&path);
+        for entry in self.tree.entries.remove_below(directory) {
+            self.retire_entry(entry);
         }
     }
 }
@@ -224,14 +207,17 @@ pub fn layer_view(tree: &FileTree, layer: usize) -> FileTree {
         layers: tree.layers[..=layer.min(tree.layers.len().saturating_sub(1))].to_vec(),
         ..FileTree::default()
     };
-    for entry in tree.entries.values().filter(|entry| entry.layer <= layer) {
+    for entry in tree.entries.entries() {
+        if entry.layer > layer {
+            continue;
+        }
         if let Some(bytes) = tree.contents.get(&entry.path) {
             view.contents.insert(entry.path.clone(), bytes.clone());
         }
         if let Some(results) = tree.extracts.get(&entry.path) {
             view.extracts.insert(entry.path.clone(), results.clone());
         }
-        view.entries.insert(entry.path.clone(), entry.clone());
+        view.entries.insert(entry);
     }
     for retired in &tree.retired {
         if retired.entry.layer <= layer && layer < retired.removed_at {
@@ -242,7 +228,7 @@ pub fn layer_view(tree: &FileTree, layer: usize) -> FileTree {
             if let Some(results) = &retired.extracts {
                 view.extracts.insert(path.clone(), results.clone());
             }
-            view.entries.insert(path.clone(), retired.entry.clone());
+            view.entries.insert(retired.entry.clone());
         }
     }
     view

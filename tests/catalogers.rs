@@ -619,7 +619,9 @@ fn locations_name_the_layer_of_each_file() {
     let top = inline_scan::digest::Digest::of(b"top layer");
     tree.layers = vec![base.clone(), top.clone()];
     // The status file comes from the top layer; everything else stays in the base layer.
-    tree.entries.get_mut("/var/lib/dpkg/status").unwrap().layer = 1;
+    let mut status = tree.entries.get("/var/lib/dpkg/status").unwrap();
+    status.layer = 1;
+    tree.entries.insert(status);
 
     let (catalog, _) = run(&tree, &default_catalogers());
     let pam = &catalog.packages[0];

@@ -97,8 +97,8 @@ fn squash(layers: &[Vec<u8>]) -> FileTree {
     squasher.finish()
 }
 
-fn paths(tree: &FileTree) -> Vec<&str> {
-    tree.entries.keys().map(String::as_str).collect()
+fn paths(tree: &FileTree) -> Vec<String> {
+    tree.entries.paths()
 }
 
 #[test]

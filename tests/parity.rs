@@ -405,12 +405,10 @@ fn owned_binary_package_is_dropped() {
         ..FileTree::default()
     };
     for dir in ["/usr", "/usr/bin"] {
-        tree.entries
-            .insert(dir.to_owned(), entry(dir, FileKind::Directory));
+        tree.entries.insert(entry(dir, FileKind::Directory));
     }
     for file in ["/usr/bin/tool", "/usr/bin/other"] {
-        tree.entries
-            .insert(file.to_owned(), entry(file, FileKind::Regular));
+        tree.entries.insert(entry(file, FileKind::Regular));
     }
     let mut owner = package(
         PackageType::Deb,

@@ -249,19 +249,16 @@ fn tree_with(path: &str, bytes: Vec<u8>) -> FileTree {
         layers: vec![layer_digest()],
         ..FileTree::default()
     };
-    tree.entries.insert(
-        path.to_owned(),
-        inline_scan::filesystem::FileEntry {
-            path: path.to_owned(),
-            kind: inline_scan::filesystem::FileKind::Regular,
-            mode: 0o644,
-            size: bytes.len() as u64,
-            uid: 0,
-            gid: 0,
-            layer: 0,
-            hardlink_to: None,
-        },
-    );
+    tree.entries.insert(inline_scan::filesystem::FileEntry {
+        path: path.to_owned(),
+        kind: inline_scan::filesystem::FileKind::Regular,
+        mode: 0o644,
+        size: bytes.len() as u64,
+        uid: 0,
+        gid: 0,
+        layer: 0,
+        hardlink_to: None,
+    });
     tree.contents.insert(path.to_owned(), Arc::from(bytes));
     tree
 }

@@ -102,7 +102,7 @@ fn check_diff_ids(image: &SourceImage) {
 }
 
 fn check_multilayer(image: &SourceImage) {
-    let visible: Vec<&str> = image.tree.entries.keys().map(String::as_str).collect();
+    let visible = image.tree.entries.paths();
     assert_eq!(visible, visible_files("multilayer-whiteout"));
 
     for (path, prefix) in expected_evidence("multilayer-whiteout") {
@@ -182,7 +182,7 @@ fn check_rpm_sqlite(image: &SourceImage) {
     let database = image.tree.read("/var/lib/rpm/rpmdb.sqlite").unwrap();
     assert!(database.starts_with(b"SQLite format 3\0"));
     assert_eq!(database.len(), 217_088);
-    let visible: Vec<&str> = image.tree.entries.keys().map(String::as_str).collect();
+    let visible = image.tree.entries.paths();
     assert_eq!(visible, visible_files("rpm-sqlite"));
     check_diff_ids(image);
 }
@@ -190,11 +190,10 @@ fn check_rpm_sqlite(image: &SourceImage) {
 /// Asserts two trees list the same entries with the same kinds, layers and contents.
 fn assert_same_tree(left: &FileTree, right: &FileTree) {
     assert_eq!(left.layers, right.layers);
-    let left_paths: Vec<&String> = left.entries.keys().collect();
-    let right_paths: Vec<&String> = right.entries.keys().collect();
-    assert_eq!(left_paths, right_paths);
-    for (path, entry) in &left.entries {
-        let other = &right.entries[path];
+    assert_eq!(left.entries.paths(), right.entries.paths());
+    for entry in left.entries.entries() {
+        let path = &entry.path;
+        let other = right.entries.get(path).expect("the same paths");
         assert_eq!(entry.kind, other.kind, "{path}");
         assert_eq!(entry.layer, other.layer, "{path}");
         assert_eq!(entry.size, other.size, "{path}");

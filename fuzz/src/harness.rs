@@ -174,9 +174,9 @@ fn entry_bound(tar_bytes: u64) -> usize {
 }
 
 fn resolve_all(tree: &FileTree) {
-    for path in tree.entries.keys() {
-        let _ = tree.resolve(path);
-        let _ = tree.read(path);
+    for path in tree.entries.paths() {
+        let _ = tree.resolve(&path);
+        let _ = tree.read(&path);
     }
 }
 
@@ -516,13 +516,10 @@ fn add_file(tree: &mut FileTree, path: &str, bytes: &[u8]) {
     for component in &components[..components.len() - 1] {
         parent.push('/');
         parent.push_str(component);
-        tree.entries
-            .insert(parent.clone(), entry(&parent, FileKind::Directory, 0));
+        tree.entries.insert(entry(&parent, FileKind::Directory, 0));
     }
-    tree.entries.insert(
-        path.to_owned(),
-        entry(path, FileKind::Regular, bytes.len() as u64),
-    );
+    tree.entries
+        .insert(entry(path, FileKind::Regular, bytes.len() as u64));
     tree.contents.insert(path.to_owned(), Arc::from(bytes));
 }
 

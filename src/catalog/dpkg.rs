@@ -336,18 +336,12 @@ fn add_info_files(tree: &FileTree, db_path: &str, name: &str, support: &mut Vec<
     if name.is_empty() {
         return;
     }
-    let prefix = format!("{dir}/info/{name}.");
-    let paths: Vec<String> = tree
+    let info = format!("{dir}/info");
+    let paths = tree
         .entries
-        .range::<str, _>((
-            std::ops::Bound::Included(prefix.as_str()),
-            std::ops::Bound::Unbounded,
-        ))
-        .map(|(path, _)| path)
-        .take_while(|path| path.starts_with(&prefix))
-        .filter(|path| !path[prefix.len()..].contains('/'))
-        .cloned()
-        .collect();
+        .child_names(&info, &format!("{name}."))
+        .into_iter()
+        .map(|child| format!("{info}/{child}"));
     for path in paths {
         if let Some(found) = location(tree, &path, Evidence::Supporting) {
             if !support.iter().any(|known| known.path == found.path) {

@@ -44,19 +44,16 @@ fn add_directory(root: &Path, directory: &Path, cataloger: &dyn Cataloger, tree:
             tree.contents.insert(image_path.clone(), Arc::from(bytes));
         }
         let is_directory = kind == FileKind::Directory;
-        tree.entries.insert(
-            image_path.clone(),
-            FileEntry {
-                path: image_path,
-                kind,
-                mode: metadata.permissions().mode(),
-                size: metadata.len(),
-                uid: u64::from(metadata.uid()),
-                gid: u64::from(metadata.gid()),
-                layer: 0,
-                hardlink_to: None,
-            },
-        );
+        tree.entries.insert(FileEntry {
+            path: image_path,
+            kind,
+            mode: metadata.permissions().mode(),
+            size: metadata.len(),
+            uid: u64::from(metadata.uid()),
+            gid: u64::from(metadata.gid()),
+            layer: 0,
+            hardlink_to: None,
+        });
         if is_directory {
             add_directory(root, &path, cataloger, tree);
         }

@@ -111,7 +111,7 @@ impl Cataloger for RpmCataloger {
                 packages = records.len(),
                 "read rpm package records"
             );
-            let location = location_of(tree, entry);
+            let location = location_of(tree, &entry);
             for record in records {
                 let with_files = source != Source::Manifest;
                 packages.push(to_package(record, with_files, &location, tree, env));

@@ -1,0 +1,544 @@
+//! The visible entries of a squashed file system, stored as a tree of path components.
+//!
+//! An image can hold a million paths, and most of them share long prefixes. Each component is
+//! stored once, as a node with its parent, its name in a shared arena and the entry's
+//! metadata in fixed-size fields, and a hash table finds a child by parent and name. That
+//! costs about 60 bytes per path; a sorted map of full path strings to entries cost about 350,
+//! which made peak memory follow the file count.
+//!
+//! Lookups take the absolute, normalised paths of [`FileEntry::path`]. Removing a path removes
+//! only its entry, as a map would; [`PathTree::remove_below`] removes a whole subtree.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::DefaultHashBuilder;
+use hashbrown::HashTable;
+
+use crate::filesystem::{FileEntry, FileKind};
+
+/// No node: the end of a child list, or no parent.
+const NONE: u32 = u32::MAX;
+/// The root directory's node.
+const ROOT: u32 = 0;
+
+/// The kind codes stored in [`Node::kind`]. `VACANT` marks a node with no entry of its own: a
+/// directory no entry names, or a path whose entry was removed.
+const VACANT: u8 = 0;
+const REGULAR: u8 = 1;
+const DIRECTORY: u8 = 2;
+const SYMLINK: u8 = 3;
+const CHAR_DEVICE: u8 = 4;
+const BLOCK_DEVICE: u8 = 5;
+const FIFO: u8 = 6;
+
+#[derive(Debug, Clone)]
+struct Node {
+    size: u64,
+    parent: u32,
+    name_start: u32,
+    name_len: u32,
+    first_child: u32,
+    next_sibling: u32,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    layer: u32,
+    kind: u8,
+}
+
+impl Node {
+    fn vacant(parent: u32, name_start: u32, name_len: u32) -> Self {
+        Self {
+            size: 0,
+            parent,
+            name_start,
+            name_len,
+            first_child: NONE,
+            next_sibling: NONE,
+            uid: 0,
+            gid: 0,
+            mode: 0,
+            layer: 0,
+            kind: VACANT,
+        }
+    }
+}
+
+/// A map from normalised absolute paths to [`FileEntry`] values.
+#[derive(Clone)]
+pub struct PathTree {
+    nodes: Vec<Node>,
+    /// Component names, back to back; a node refers to its name by offset and length.
+    names: String,
+    /// Node ids, found by the hash of their parent and name.
+    children: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// Symlink targets by node, for nodes of kind `SYMLINK`.
+    symlinks: HashMap<u32, Box<str>>,
+    /// Hardlink targets by node.
+    hardlinks: HashMap<u32, Box<str>>,
+    /// Nodes removed with their subtree, reused by later inserts.
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Default for PathTree {
+    fn default() -> Self {
+        Self {
+            nodes: vec![Node::vacant(NONE, 0, 0)],
+            names: String::new(),
+            children: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            symlinks: HashMap::new(),
+            hardlinks: HashMap::new(),
+            free: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for PathTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.entries()
+                    .into_iter()
+                    .map(|entry| (entry.path.clone(), entry)),
+            )
+            .finish()
+    }
+}
+
+fn components(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|part| !part.is_empty())
+}
+
+impl PathTree {
+    /// The number of paths that have an entry.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn name(&self, id: u32) -> &str {
+        let node = &self.nodes[id as usize];
+        &self.names[node.name_start as usize..(node.name_start + node.name_len) as usize]
+    }
+
+    fn hash(&self, parent: u32, name: &str) -> u64 {
+        self.hasher.hash_one((parent, name))
+    }
+
+    fn child(&self, parent: u32, name: &str) -> Option<u32> {
+        let hash = self.hash(parent, name);
+        self.children
+            .find(hash, |&id| {
+                self.nodes[id as usize].parent == parent && self.name(id) == name
+            })
+            .copied()
+    }
+
+    fn find(&self, path: &str) -> Option<u32> {
+        components(path).try_fold(ROOT, |parent, name| self.child(parent, name))
+    }
+
+    /// Returns the node of `path`, adding vacant nodes for it and its missing ancestors.
+    fn find_or_add(&mut self, path: &str) -> u32 {
+        let mut current = ROOT;
+        for name in components(path) {
+            current = match self.child(current, name) {
+                Some(id) => id,
+                None => self.add_child(current, name),
+            };
+        }
+        current
+    }
+
+    fn add_child(&mut self, parent: u32, name: &str) -> u32 {
+        let name_start = u32::try_from(self.names.len()).expect("names fit in 4 GiB");
+        let name_len = u32::try_from(name.len()).expect("a component fits in 4 GiB");
+        self.names.push_str(name);
+        let mut node = Node::vacant(parent, name_start, name_len);
+        node.next_sibling = self.nodes[parent as usize].first_child;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                let id = u32::try_from(self.nodes.len()).expect("fewer than 4 billion paths");
+                self.nodes.push(node);
+                id
+            }
+        };
+        self.nodes[parent as usize].first_child = id;
+        let hash = self.hash(parent, name);
+        let Self {
+            children,
+            nodes,
+            hasher,
+            names,
+            ..
+        } = self;
+        children.insert_unique(hash, id, |&other| {
+            let node = &nodes[other as usize];
+            let other_name =
+                &names[node.name_start as usize..(node.name_start + node.name_len) as usize];
+            hasher.hash_one((node.parent, other_name))
+        });
+        id
+    }
+
+    fn entry_at(&self, id: u32, path: String) -> Option<FileEntry> {
+        let node = &self.nodes[id as usize];
+        let kind = match node.kind {
+            VACANT => return None,
+            REGULAR => FileKind::Regular,
+            DIRECTORY => FileKind::Directory,
+            SYMLINK => FileKind::Symlink(
+                self.symlinks
+                    .get(&id)
+                    .map_or_else(String::new, |target| target.to_string()),
+            ),
+            CHAR_DEVICE => FileKind::CharDevice,
+            BLOCK_DEVICE => FileKind::BlockDevice,
+            _ => FileKind::Fifo,
+        };
+        Some(FileEntry {
+            path,
+            kind,
+            mode: node.mode,
+            size: node.size,
+            uid: u64::from(node.uid),
+            gid: u64::from(node.gid),
+            layer: node.layer as usize,
+            hardlink_to: self.hardlinks.get(&id).map(|target| target.to_string()),
+        })
+    }
+
+    /// Returns the entry at `path`.
+    pub fn get(&self, path: &str) -> Option<FileEntry> {
+        let id = self.find(path)?;
+        self.entry_at(id, path.to_owned())
+    }
+
+    /// Returns whether `path` has an entry.
+    pub fn contains(&self, path: &str) -> bool {
+        self.find(path)
+            .is_some_and(|id| self.nodes[id as usize].kind != VACANT)
+    }
+
+    /// Returns whether `path` has an entry that is a directory, `None` when it has no entry.
+    pub fn is_directory(&self, path: &str) -> Option<bool> {
+        let kind = self.nodes[self.find(path)? as usize].kind;
+        (kind != VACANT).then_some(kind == DIRECTORY)
+    }
+
+    /// Adds or replaces the entry at `entry.path`. User and group ids above `u32::MAX`, which
+    /// no Linux file system can store, are kept as `u32::MAX`.
+    pub fn insert(&mut self, entry: FileEntry) {
+        let id = self.find_or_add(&entry.path);
+        self.clear_links(id);
+        let (kind, target) = match entry.kind {
+            FileKind::Regular => (REGULAR, None),
+            FileKind::Directory => (DIRECTORY, None),
+            FileKind::Symlink(target) => (SYMLINK, Some(target)),
+            FileKind::CharDevice => (CHAR_DEVICE, None),
+            FileKind::BlockDevice => (BLOCK_DEVICE, None),
+            FileKind::Fifo => (FIFO, None),
+        };
+        if let Some(target) = target {
+            self.symlinks.insert(id, target.into_boxed_str());
+        }
+        if let Some(target) = entry.hardlink_to {
+            self.hardlinks.insert(id, target.into_boxed_str());
+        }
+        let node = &mut self.nodes[id as usize];
+        if node.kind == VACANT {
+            self.len += 1;
+        }
+        node.kind = kind;
+        node.size = entry.size;
+        node.mode = entry.mode;
+        node.uid = u32::try_from(entry.uid).unwrap_or(u32::MAX);
+        node.gid = u32::try_from(entry.gid).unwrap_or(u32::MAX);
+        node.layer = u32::try_from(entry.layer).expect("fewer than 4 billion layers");
+    }
+
+    fn clear_links(&mut self, id: u32) {
+        if !self.symlinks.is_empty() {
+            self.symlinks.remove(&id);
+        }
+        if !self.hardlinks.is_empty() {
+            self.hardlinks.remove(&id);
+        }
+    }
+
+    /// Removes and returns the entry at `path`. Entries below it stay.
+    pub fn remove(&mut self, path: &str) -> Option<FileEntry> {
+        let id = self.find(path)?;
+        let entry = self.entry_at(id, path.to_owned())?;
+        self.clear_links(id);
+        self.nodes[id as usize].kind = VACANT;
+        self.len -= 1;
+        Some(entry)
+    }
+
+    /// Removes every entry strictly below `directory` (`/` for the root) and returns them,
+    /// each with its path.
+    pub fn remove_below(&mut self, directory: &str) -> Vec<FileEntry> {
+        let Some(top) = self.find(directory) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        let mut doomed = Vec::new();
+        self.walk(top, directory, &mut |id, path| {
+            doomed.push(id);
+            removed.extend(self.entry_at(id, path.to_owned()));
+        });
+        for &id in &doomed {
+            let hash = self.hash(self.nodes[id as usize].parent, self.name(id));
+            if let Ok(found) = self.children.find_entry(hash, |&other| other == id) {
+                found.remove();
+            }
+            if self.nodes[id as usize].kind != VACANT {
+                self.len -= 1;
+            }
+            self.clear_links(id);
+            self.nodes[id as usize].kind = VACANT;
+            self.free.push(id);
+        }
+        self.nodes[top as usize].first_child = NONE;
+        removed
+    }
+
+    /// Calls `visit` for every node strictly below `top`, whose path is `top_path`, with the
+    /// node's path. Parents come before their children; siblings in no particular order.
+    fn walk(&self, top: u32, top_path: &str, visit: &mut dyn FnMut(u32, &str)) {
+        let mut path = String::from(top_path.trim_end_matches('/'));
+        // Each item is a node and the length of its parent's path.
+        let mut pending = Vec::new();
+        let mut child = self.nodes[top as usize].first_child;
+        while child != NONE {
+            pending.push((child, path.len()));
+            child = self.nodes[child as usize].next_sibling;
+        }
+        while let Some((id, parent_len)) = pending.pop() {
+            path.truncate(parent_len);
+            path.push('/');
+            path.push_str(self.name(id));
+            visit(id, &path);
+            let mut child = self.nodes[id as usize].first_child;
+            while child != NONE {
+                pending.push((child, path.len()));
+                child = self.nodes[child as usize].next_sibling;
+            }
+        }
+    }
+
+    /// Returns the entries whose path and kind satisfy `keep`, in path order.
+    pub fn filtered(&self, keep: impl Fn(&str, &FileKind) -> bool) -> Vec<FileEntry> {
+        let mut found = Vec::new();
+        if let Some(root) = self.entry_at(ROOT, "/".to_owned()) {
+            if keep(&root.path, &root.kind) {
+                found.push(root);
+            }
+        }
+        self.walk(ROOT, "", &mut |id, path| {
+            let kind = match self.nodes[id as usize].kind {
+                VACANT => return,
+                REGULAR => FileKind::Regular,
+                DIRECTORY => FileKind::Directory,
+                // The target is filled in by `entry_at`; the filter sees only the kind.
+                SYMLINK => FileKind::Symlink(String::new()),
+                CHAR_DEVICE => FileKind::CharDevice,
+                BLOCK_DEVICE => FileKind::BlockDevice,
+                _ => FileKind::Fifo,
+            };
+            if keep(path, &kind) {
+                found.extend(self.entry_at(id, path.to_owned()));
+            }
+        });
+        found.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        found
+    }
+
+    /// Returns the names of the entries directly inside `directory` whose name starts with
+    /// `prefix`, in order. The cost grows with the number of children of `directory`.
+    pub fn child_names(&self, directory: &str, prefix: &str) -> Vec<String> {
+        let Some(top) = self.find(directory) else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        let mut child = self.nodes[top as usize].first_child;
+        while child != NONE {
+            let name = self.name(child);
+            if self.nodes[child as usize].kind != VACANT && name.starts_with(prefix) {
+                names.push(name.to_owned());
+            }
+            child = self.nodes[child as usize].next_sibling;
+        }
+        names.sort_unstable();
+        names
+    }
+
+    /// Returns every entry, in path order.
+    pub fn entries(&self) -> Vec<FileEntry> {
+        self.filtered(|_, _| true)
+    }
+
+    /// Returns every path that has an entry, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.entries().into_iter().map(|entry| entry.path).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, kind: FileKind) -> FileEntry {
+        FileEntry {
+            path: path.to_owned(),
+            kind,
+            mode: 0o644,
+            size: 7,
+            uid: 1,
+            gid: 2,
+            layer: 3,
+            hardlink_to: None,
+        }
+    }
+
+    #[test]
+    fn insert_get_replace_and_remove() {
+        let mut tree = PathTree::default();
+        tree.insert(entry("/etc", FileKind::Directory));
+        tree.insert(entry("/etc/passwd", FileKind::Regular));
+        tree.insert(entry("/lib", FileKind::Symlink("usr/lib".into())));
+        let mut linked = entry("/etc/group", FileKind::Regular);
+        linked.hardlink_to = Some("/etc/passwd".into());
+        tree.insert(linked.clone());
+        assert_eq!(tree.len(), 4);
+        assert_eq!(
+            tree.get("/etc/group").unwrap().hardlink_to,
+            linked.hardlink_to
+        );
+        assert_eq!(
+            tree.get("/lib").unwrap().kind,
+            FileKind::Symlink("usr/lib".into())
+        );
+        assert!(tree.get("/etc/shadow").is_none());
+        assert!(tree.get("/et").is_none());
+
+        tree.insert(entry("/lib", FileKind::Directory));
+        assert_eq!(tree.get("/lib").unwrap().kind, FileKind::Directory);
+        assert_eq!(tree.len(), 4);
+
+        // Removing a directory's entry leaves the entries below it, as in a sorted map.
+        assert_eq!(tree.remove("/etc").unwrap().kind, FileKind::Directory);
+        assert!(tree.remove("/etc").is_none());
+        assert!(tree.contains("/etc/passwd"));
+        assert_eq!(tree.len(), 3);
+        assert_eq!(tree.paths(), ["/etc/group", "/etc/passwd", "/lib"]);
+    }
+
+    #[test]
+    fn remove_below_takes_the_subtree_and_reuses_nodes() {
+        let mut tree = PathTree::default();
+        for path in ["/a", "/a/b", "/a/b/c", "/a/d", "/a-e", "/ab"] {
+            tree.insert(entry(path, FileKind::Directory));
+        }
+        let mut removed: Vec<String> = tree
+            .remove_below("/a")
+            .into_iter()
+            .map(|entry| entry.path)
+            .collect();
+        removed.sort();
+        assert_eq!(removed, ["/a/b", "/a/b/c", "/a/d"]);
+        assert_eq!(tree.paths(), ["/a", "/a-e", "/ab"]);
+        assert_eq!(tree.len(), 3);
+        let nodes = tree.nodes.len();
+        tree.insert(entry("/a/x", FileKind::Regular));
+        tree.insert(entry("/a/y/z", FileKind::Regular));
+        assert_eq!(tree.nodes.len(), nodes, "freed nodes are reused");
+        // Byte order, as a sorted map of strings: `-` sorts before `/`.
+        assert_eq!(tree.paths(), ["/a", "/a-e", "/a/x", "/a/y/z", "/ab"]);
+        assert!(tree.get("/a/y").is_none(), "an implied parent has no entry");
+        tree.remove_below("/");
+        assert!(tree.is_empty());
+        assert!(tree.paths().is_empty());
+    }
+
+    /// The tree must order and find paths exactly as the sorted map of path strings it
+    /// replaced, including names that sort between a directory and its children.
+    #[test]
+    fn matches_a_sorted_map_under_random_operations() {
+        use std::collections::BTreeMap;
+        let names = ["a", "b", "a-b", "a.b", "ab", "c d", "é"];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut tree = PathTree::default();
+        let mut model: BTreeMap<String, FileEntry> = BTreeMap::new();
+        for step in 0..20_000u64 {
+            let depth = 1 + next() % 4;
+            let path: String = (0..depth)
+                .map(|_| format!("/{}", names[(next() % names.len() as u64) as usize]))
+                .collect();
+            match next() % 10 {
+                0..=5 => {
+                    let mut new = entry(&path, FileKind::Regular);
+                    new.size = step;
+                    tree.insert(new.clone());
+                    model.insert(path, new);
+                }
+                6..=7 => {
+                    let expected = model.remove(&path).map(|entry| entry.size);
+                    assert_eq!(tree.remove(&path).map(|entry| entry.size), expected);
+                }
+                _ => {
+                    let prefix = format!("{path}/");
+                    let mut expected: Vec<String> = model
+                        .range(prefix.clone()..)
+                        .take_while(|(key, _)| key.starts_with(&prefix))
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in &expected {
+                        model.remove(key);
+                    }
+                    let mut removed: Vec<String> = tree
+                        .remove_below(&path)
+                        .into_iter()
+                        .map(|entry| entry.path)
+                        .collect();
+                    removed.sort();
+                    expected.sort();
+                    assert_eq!(removed, expected);
+                }
+            }
+            assert_eq!(tree.len(), model.len());
+        }
+        let expected: Vec<(String, u64)> = model
+            .iter()
+            .map(|(key, value)| (key.clone(), value.size))
+            .collect();
+        let actual: Vec<(String, u64)> = tree
+            .entries()
+            .into_iter()
+            .map(|entry| (entry.path, entry.size))
+            .collect();
+        assert_eq!(actual, expected);
+        for key in model.keys() {
+            assert!(tree.contains(key));
+        }
+    }
+}
