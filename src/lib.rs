@@ -14,6 +14,7 @@ pub mod exit;
 pub mod filesystem;
 pub mod image;
 pub mod layer;
+pub mod memory;
 pub mod path_tree;
 pub mod progress;
 pub mod report;
