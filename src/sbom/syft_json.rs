@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -42,7 +43,8 @@ pub struct Document<'a, 'b>(pub &'a SbomInput<'b>);
 impl Serialize for Document<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let input = self.0;
-        let (relationships, files) = relationships_and_files(input);
+        let ids: Vec<String> = input.catalog.packages.iter().map(artifact_id).collect();
+        let (relationships, files) = relationships_and_files(input, &ids);
         let distro = match &input.catalog.distro {
             Some(distro) => serde_json::to_value(distro).expect("distro fields are strings"),
             None => json!({}),
@@ -181,55 +183,101 @@ fn license(license: &License) -> Value {
     })
 }
 
+/// One `artifactRelationships` entry, serialized in syft's key order.
+#[derive(Serialize)]
+struct Relationship<'a> {
+    parent: &'a str,
+    child: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+}
+
+/// One `files` entry: its id and location.
+#[derive(Serialize)]
+struct FileRecord<'a> {
+    id: String,
+    location: FileLocation<'a>,
+}
+
+#[derive(Serialize)]
+struct FileLocation<'a> {
+    path: &'a str,
+    #[serde(rename = "layerID")]
+    layer_id: String,
+}
+
 /// Renders `artifactRelationships` in syft's shapes, and the `files` entries the
-/// relationships refer to. syft also records each file's metadata and digests there, but the
-/// layer walk keeps the contents of database files only, so an entry has its id and location.
-fn relationships_and_files(input: &SbomInput<'_>) -> (Vec<Value>, Vec<Value>) {
+/// relationships refer to, in id order. syft also records each file's metadata and digests
+/// there, but the layer walk keeps the contents of database files only, so an entry has its
+/// id and location.
+fn relationships_and_files<'a>(
+    input: &'a SbomInput<'_>,
+    ids: &'a [String],
+) -> (Vec<Relationship<'a>>, Vec<FileRecord<'a>>) {
     let packages = &input.catalog.packages;
     let relations = &input.catalog.relationships;
-    let ids: Vec<String> = packages.iter().map(artifact_id).collect();
     let source_id = input.identity.digest.hex();
-    let mut files: BTreeMap<String, Value> = BTreeMap::new();
-    let mut file_id = |location: &Location| {
+    let mut files: BTreeMap<String, FileRecord<'a>> = BTreeMap::new();
+    let mut file_id = |location: &'a Location| {
         let id = file_id(location);
-        files.entry(id.clone()).or_insert_with(|| {
-            json!({
-                "id": id,
-                "location": {"path": location.path, "layerID": location.layer_id.to_string()},
-            })
+        files.entry(id.clone()).or_insert_with(|| FileRecord {
+            id: id.clone(),
+            location: FileLocation {
+                path: &location.path,
+                layer_id: location.layer_id.to_string(),
+            },
         });
         id
+    };
+    let relationship = |parent: &'a str, child: String, kind, metadata| Relationship {
+        parent,
+        child,
+        kind,
+        metadata,
     };
 
     let mut out = Vec::new();
     for (index, package) in packages.iter().enumerate() {
-        out.push(json!({"parent": source_id, "child": ids[index], "type": "contains"}));
+        out.push(relationship(
+            source_id,
+            ids[index].clone(),
+            "contains",
+            None,
+        ));
         for location in &package.locations {
-            out.push(json!({
-                "parent": ids[index],
-                "child": file_id(location),
-                "type": "evident-by",
-                "metadata": {"kind": location.evidence},
-            }));
+            out.push(relationship(
+                &ids[index],
+                file_id(location),
+                "evident-by",
+                Some(json!({"kind": location.evidence})),
+            ));
         }
     }
     for (index, location) in &relations.contains {
-        out.push(json!({"parent": ids[*index], "child": file_id(location), "type": "contains"}));
+        out.push(relationship(
+            &ids[*index],
+            file_id(location),
+            "contains",
+            None,
+        ));
     }
     for (dependency, dependent) in &relations.dependency_of {
-        out.push(json!({
-            "parent": ids[*dependency],
-            "child": ids[*dependent],
-            "type": "dependency-of",
-        }));
+        out.push(relationship(
+            &ids[*dependency],
+            ids[*dependent].clone(),
+            "dependency-of",
+            None,
+        ));
     }
     for overlap in &relations.overlaps {
-        out.push(json!({
-            "parent": ids[overlap.owner],
-            "child": ids[overlap.owned],
-            "type": "ownership-by-file-overlap",
-            "metadata": {"files": overlap.files},
-        }));
+        out.push(relationship(
+            &ids[overlap.owner],
+            ids[overlap.owned].clone(),
+            "ownership-by-file-overlap",
+            Some(json!({"files": overlap.files})),
+        ));
     }
     (out, files.into_values().collect())
 }
