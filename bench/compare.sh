@@ -3,10 +3,10 @@
 #
 # Usage: bench/compare.sh [--quick] [--rounds N]
 #   --quick     only the small inputs: the Debian minbase image and the 150 MB synthetic image
-#   --rounds N  rounds for the small inputs and the large daemon case (default 3); the other
-#               large inputs run once. Docker 20.10 writes a whole export to disk before it
-#               sends the first byte, and that time varies by tens of seconds between runs of
-#               the 2.3 GB image, so one round of the daemon case says little.
+#   --rounds N  rounds for every input (default 3). A full run takes about 20 minutes on a
+#               quiet machine. Docker 20.10 writes a whole export to disk before it sends the
+#               first byte, and that time varies by tens of seconds between runs of the 2.3 GB
+#               image, so one round of a daemon case says little.
 #
 # Steps: install /usr/bin/time, skopeo, debootstrap and hyperfine from Debian and syft 1.18.1
 # from PyPI (into a venv under ~/.cache/inline-scan), build inline-scan in release mode, build
@@ -144,16 +144,16 @@ cases = [
 ]
 if not quick:
     cases += [
-        {"name": "large-tarball", "title": "large synthetic, docker-save tarball", "rounds": 1,
+        {"name": "large-tarball", "title": "large synthetic, docker-save tarball", "rounds": rounds,
          "ref": f"docker-archive:{inputs}/large.docker.tar", "syft_ref": f"docker-archive:{inputs}/large.docker.tar",
          "cpu_target": True, "description": large},
-        {"name": "large-oci", "title": "large synthetic, gzip OCI layout", "rounds": 1,
+        {"name": "large-oci", "title": "large synthetic, gzip OCI layout", "rounds": rounds,
          "ref": f"oci-dir:{inputs}/large.oci:bench", "syft_ref": f"oci-dir:{inputs}/large.oci",
          "cpu_target": True, "description": large + ", copied by skopeo with gzip layers"},
         {"name": "large-daemon", "title": "large synthetic, daemon", "rounds": rounds,
          "ref": "inline-scan-bench/large:1", "docker_save": "inline-scan-bench/large:1",
          "description": large + ", loaded into the Docker daemon"},
-        {"name": "million-tarball", "title": "1,000,000 files, docker-save tarball", "rounds": 1,
+        {"name": "million-tarball", "title": "1,000,000 files, docker-save tarball", "rounds": rounds,
          "ref": f"docker-archive:{inputs}/million.docker.tar", "description": million},
     ]
 with open(path, "w") as out:
