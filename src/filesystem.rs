@@ -88,39 +88,7 @@ impl FileTree {
     /// Resolves `path` by following symlinks in every component, as the kernel would inside a
     /// chroot of this tree. Returns `None` for dangling links, loops and missing paths.
     pub fn resolve(&self, path: &str) -> Option<Resolved> {
-        let mut hops = 0;
-        let mut pending: Vec<String> = split(path).rev().map(str::to_owned).collect();
-        let mut current = String::new();
-        while let Some(part) = pending.pop() {
-            match part.as_str() {
-                "." | "" => continue,
-                ".." => {
-                    truncate_parent(&mut current);
-                    continue;
-                }
-                _ => {}
-            }
-            let candidate = format!("{current}/{part}");
-            let entry = self.entries.get(&candidate)?;
-            if let FileKind::Symlink(target) = entry.kind {
-                hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
-                    return None;
-                }
-                if target.starts_with('/') {
-                    current.clear();
-                }
-                pending.extend(split(&target).rev().map(str::to_owned));
-            } else {
-                current = candidate;
-            }
-        }
-        let real_path = if current.is_empty() {
-            "/".to_owned()
-        } else {
-            current
-        };
-        let entry = self.entries.get(&real_path)?;
+        let (real_path, entry) = self.entries.resolve(path, MAX_SYMLINK_HOPS)?;
         Some(Resolved { real_path, entry })
     }
 
@@ -169,17 +137,6 @@ impl FileTree {
     pub fn layer_of(&self, path: &str) -> Option<&Digest> {
         self.resolve(path)
             .map(|resolved| &self.layers[resolved.entry.layer])
-    }
-}
-
-fn split(path: &str) -> impl DoubleEndedIterator<Item = &str> {
-    path.split('/').filter(|part| !part.is_empty())
-}
-
-fn truncate_parent(path: &mut String) {
-    match path.rfind('/') {
-        Some(index) => path.truncate(index),
-        None => path.clear(),
     }
 }
 
@@ -291,5 +248,27 @@ mod tests {
             ),
         ]);
         assert_eq!(tree.resolve("/escape").unwrap().real_path, "/etc/passwd");
+    }
+
+    #[test]
+    fn resolve_dot_dot_after_link() {
+        let tree = tree(&[
+            ("/opt", FileKind::Directory),
+            ("/opt/app", FileKind::Directory),
+            ("/opt/app/current", FileKind::Directory),
+            ("/opt/app/config", FileKind::Regular),
+            ("/srv", FileKind::Directory),
+            ("/srv/link", FileKind::Symlink("/opt/app/current".into())),
+            ("/srv/config", FileKind::Regular),
+        ]);
+        // `..` after a link to a directory leads to the target's parent, not the link's.
+        let resolved = tree.resolve("/srv/link/../config").unwrap();
+        assert_eq!(resolved.real_path, "/opt/app/config");
+        assert_eq!(resolved.entry.path, "/opt/app/config");
+        assert_eq!(resolved.entry.kind, FileKind::Regular);
+        // A regular file has no children, and the root itself has no entry.
+        assert!(tree.resolve("/srv/config/x").is_none());
+        assert!(tree.resolve("/").is_none());
+        assert!(tree.resolve("/missing/..").is_none());
     }
 }

@@ -110,7 +110,7 @@ impl std::fmt::Debug for PathTree {
     }
 }
 
-fn components(path: &str) -> impl Iterator<Item = &str> {
+fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
     path.split('/').filter(|part| !part.is_empty())
 }
 
@@ -218,6 +218,70 @@ impl PathTree {
             layer: node.layer as usize,
             hardlink_to: self.hardlinks.get(&id).map(|target| target.to_string()),
         })
+    }
+
+    /// Returns the absolute path of node `id`, `/` for the root.
+    fn path_of(&self, id: u32) -> String {
+        let mut names = Vec::new();
+        let mut current = id;
+        while current != ROOT && current != NONE {
+            names.push(self.name(current));
+            current = self.nodes[current as usize].parent;
+        }
+        if names.is_empty() {
+            return "/".to_owned();
+        }
+        let mut path = String::with_capacity(names.iter().map(|name| name.len() + 1).sum());
+        for name in names.iter().rev() {
+            path.push('/');
+            path.push_str(name);
+        }
+        path
+    }
+
+    /// Follows `path` from the root as the kernel would inside a chroot of this tree. Every
+    /// component must have an entry, a symlink in any component is followed, with a relative
+    /// target taken from the link's directory, and `..` goes to the parent. Returns the real
+    /// path and its entry, or `None` for a missing path, a dangling link or more than
+    /// `max_hops` links.
+    ///
+    /// It works on node ids, so a lookup costs one hash probe per component and builds one
+    /// string, the real path, at the end.
+    pub fn resolve(&self, path: &str, max_hops: usize) -> Option<(String, FileEntry)> {
+        let mut hops = 0;
+        let mut pending: Vec<&str> = components(path).rev().collect();
+        let mut current = ROOT;
+        while let Some(part) = pending.pop() {
+            match part {
+                "." => continue,
+                ".." => {
+                    if current != ROOT {
+                        current = self.nodes[current as usize].parent;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let child = self.child(current, part)?;
+            match self.nodes[child as usize].kind {
+                VACANT => return None,
+                SYMLINK => {
+                    hops += 1;
+                    if hops > max_hops {
+                        return None;
+                    }
+                    let target = self.symlinks.get(&child).map_or("", |target| &target[..]);
+                    if target.starts_with('/') {
+                        current = ROOT;
+                    }
+                    pending.extend(components(target).rev());
+                }
+                _ => current = child,
+            }
+        }
+        let real_path = self.path_of(current);
+        let entry = self.entry_at(current, real_path.clone())?;
+        Some((real_path, entry))
     }
 
     /// Returns the entry at `path`.
