@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use sha2::{Digest as _, Sha256};
+
 use crate::filesystem::FileTree;
 use crate::squash::layer_view;
 
@@ -236,10 +238,33 @@ fn add_locations(into: &mut Vec<Location>, from: Vec<Location>) {
     }
 }
 
-/// Everything that makes a package itself, with the paths of its locations but not their
-/// layers. As in syft 1.18.1, the same file read from two layers is one package, and the same
-/// manifest at two paths is two.
-fn identity(package: &Package) -> String {
+/// A sha256 over everything that makes a package itself, with the paths of its locations but
+/// not their layers. As in syft 1.18.1, the same file read from two layers is one package, and
+/// the same manifest at two paths is two.
+///
+/// The metadata goes in as compact JSON through a writer into the hasher, so no string of it is
+/// built: a Python package's metadata lists every file of its RECORD, tens of thousands of
+/// entries in a large image.
+fn identity(package: &Package) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(package.kind.as_str().as_bytes());
+    field(package.name.as_bytes());
+    field(package.version.as_bytes());
+    field(package.purl.as_bytes());
+    field(package.found_by.as_bytes());
+    field(&(package.licenses.len() as u64).to_le_bytes());
+    for license in &package.licenses {
+        field(license.value.as_bytes());
+        match &license.spdx_expression {
+            Some(expression) => field(&[b"+", expression.as_bytes()].concat()),
+            None => field(b"-"),
+        }
+        field(license.kind.as_bytes());
+    }
     let mut paths: Vec<&str> = package
         .locations
         .iter()
@@ -247,26 +272,32 @@ fn identity(package: &Package) -> String {
         .collect();
     paths.sort_unstable();
     paths.dedup();
-    let licenses: Vec<(&str, Option<&str>, &str)> = package
-        .licenses
-        .iter()
-        .map(|l| (l.value.as_str(), l.spdx_expression.as_deref(), l.kind))
-        .collect();
-    format!(
-        "{}\0{}\0{}\0{}\0{}\0{:?}\0{}\0{:?}",
-        package.kind.as_str(),
-        package.name,
-        package.version,
-        package.purl,
-        package.found_by,
-        licenses,
-        package.metadata,
-        paths
-    )
+    field(&(paths.len() as u64).to_le_bytes());
+    for path in paths {
+        field(path.as_bytes());
+    }
+    // The JSON of a `Value` cannot fail to serialize, and the hasher's writer never fails.
+    serde_json::to_writer(HashWriter(&mut hasher), &package.metadata)
+        .expect("metadata serializes into a hasher");
+    hasher.finalize().into()
+}
+
+/// Feeds written bytes into a sha256.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn merge_duplicates(packages: Vec<Package>) -> Vec<Package> {
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<[u8; 32], usize> = HashMap::new();
     let mut merged: Vec<Package> = Vec::with_capacity(packages.len());
     for package in packages {
         let key = identity(&package);
