@@ -140,8 +140,6 @@ struct Artifact<'a>(&'a Package);
 impl Serialize for Artifact<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let package = self.0;
-        let locations: Vec<Value> = package.locations.iter().map(location).collect();
-        let licenses: Vec<Value> = package.licenses.iter().map(license).collect();
         let cpes: Vec<Value> = package
             .cpes
             .iter()
@@ -153,8 +151,11 @@ impl Serialize for Artifact<'_> {
         map.serialize_entry("version", &package.version)?;
         map.serialize_entry("type", package.kind.as_str())?;
         map.serialize_entry("foundBy", &package.found_by)?;
-        map.serialize_entry("locations", &locations)?;
-        map.serialize_entry("licenses", &licenses)?;
+        map.serialize_entry("locations", &SyftLocations(&package.locations))?;
+        map.serialize_entry(
+            "licenses",
+            &package.licenses.iter().map(SyftLicense).collect::<Vec<_>>(),
+        )?;
         map.serialize_entry("language", &package.kind.language())?;
         map.serialize_entry("cpes", &cpes)?;
         map.serialize_entry("purl", &package.purl)?;
@@ -164,23 +165,62 @@ impl Serialize for Artifact<'_> {
     }
 }
 
-fn location(location: &Location) -> Value {
-    json!({
-        "path": location.path,
-        "layerID": location.layer_id.to_string(),
-        "accessPath": location.access_path.as_deref().unwrap_or(&location.path),
-        "annotations": {"evidence": location.evidence},
-    })
+/// A location in syft's shape, serialized in place rather than built as a `Value`: an image
+/// can list thousands of them.
+struct SyftLocation<'a>(&'a Location);
+
+impl Serialize for SyftLocation<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let location = self.0;
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("path", &location.path)?;
+        map.serialize_entry("layerID", &location.layer_id.to_string())?;
+        map.serialize_entry(
+            "accessPath",
+            location.access_path.as_deref().unwrap_or(&location.path),
+        )?;
+        map.serialize_entry("annotations", &Annotations(location.evidence))?;
+        map.end()
+    }
 }
 
-fn license(license: &License) -> Value {
-    json!({
-        "value": license.value,
-        "spdxExpression": license.spdx_expression.as_deref().unwrap_or_default(),
-        "type": license.kind,
-        "urls": [],
-        "locations": license.locations.iter().map(location).collect::<Vec<_>>(),
-    })
+/// The `annotations` object of a location.
+struct Annotations(crate::catalog::Evidence);
+
+impl Serialize for Annotations {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("evidence", &self.0)?;
+        map.end()
+    }
+}
+
+/// A list of locations in syft's shape.
+struct SyftLocations<'a>(&'a [Location]);
+
+impl Serialize for SyftLocations<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(SyftLocation))
+    }
+}
+
+/// A licence in syft's shape.
+struct SyftLicense<'a>(&'a License);
+
+impl Serialize for SyftLicense<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let license = self.0;
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("value", &license.value)?;
+        map.serialize_entry(
+            "spdxExpression",
+            license.spdx_expression.as_deref().unwrap_or_default(),
+        )?;
+        map.serialize_entry("type", license.kind)?;
+        map.serialize_entry("urls", &[] as &[&str])?;
+        map.serialize_entry("locations", &SyftLocations(&license.locations))?;
+        map.end()
+    }
 }
 
 /// One `artifactRelationships` entry, serialized in syft's key order.
