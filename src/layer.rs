@@ -507,6 +507,7 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
         extracts: HashMap::new(),
         warnings: Vec::new(),
         latest: HashMap::new(),
+        scratch: Vec::new(),
     };
 
     // Both sha256 passes run on a second thread while this one decompresses and walks.
@@ -628,6 +629,9 @@ struct Walk<'a> {
     warnings: Vec<LayerWarning>,
     /// Index into `entries` of the latest entry for each path, for hardlink targets.
     latest: HashMap<String, usize>,
+    /// The buffer a claimed file is read into for its extractors, kept between files. It
+    /// holds at most [`SPOOL_IN_MEMORY`] bytes.
+    scratch: Vec<u8>,
 }
 
 impl Walk<'_> {
@@ -815,12 +819,21 @@ impl Walk<'_> {
             return Ok(());
         }
         let results = if size <= SPOOL_IN_MEMORY {
-            let mut bytes = head;
+            // The buffer is reused from file to file: most claimed files are ELF binaries that
+            // no extractor keeps anything of, and a new buffer for each would cost page faults
+            // and zeroing for every one of them.
+            let mut bytes = std::mem::take(&mut self.scratch);
+            bytes.clear();
+            bytes.extend_from_slice(&head);
             bytes.reserve(size as usize - bytes.len());
-            data.by_ref()
+            let read = data
+                .by_ref()
                 .take(size - bytes.len() as u64)
-                .read_to_end(&mut bytes)?;
-            run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size)
+                .read_to_end(&mut bytes);
+            let results =
+                read.map(|_| run_extractors(&claimed, path, &mut Cursor::new(&bytes[..]), size));
+            self.scratch = bytes;
+            results?
         } else {
             match spool_to_file(&head, data, size)? {
                 Ok(spool) => {
