@@ -400,24 +400,34 @@ pub fn export_with_idle_timeout(
     image_id: &Digest,
     idle_timeout: Duration,
 ) -> impl Stream<Item = Result<Bytes, DaemonError>> + Send + Unpin + 'static {
+    export_stream(daemon, image_id, idle_timeout, true)
+}
+
+/// Streams the export of `image_id`. With `inspect_first`, the id is inspected before the
+/// export request: Docker 20.10 responds to the export of an unknown id with a 500 and a
+/// file-system message, and the inspection reports a missing image as such.
+fn export_stream(
+    daemon: &Daemon,
+    image_id: &Digest,
+    idle_timeout: Duration,
+    inspect_first: bool,
+) -> impl Stream<Item = Result<Bytes, DaemonError>> + Send + Unpin + 'static {
     let idle_timeout = idle_timeout.max(Duration::from_secs(1));
     let daemon = daemon.clone();
     let image_id = image_id.to_string();
 
-    // Docker 20.10 responds to the export of an unknown id with a 500 and a file-system message,
-    // so the id is inspected first to report a missing image as such.
-    let setup = {
+    let setup: Option<BoxedSetup> = inspect_first.then(|| {
         let daemon = daemon.clone();
         let image_id = image_id.clone();
-        async move { inspect(&daemon, &image_id).await.map(drop) }
-    };
+        Box::pin(async move { inspect(&daemon, &image_id).await.map(drop) }) as BoxedSetup
+    });
     // The response headers come only once the daemon has started writing the tar, so the
     // request timeout has to be as long as the idle timeout.
     let client = daemon.client.clone().with_timeout(idle_timeout);
     let body = client.export_image(&image_id);
 
     let state = ExportState {
-        setup: Some(Box::pin(setup)),
+        setup,
         body: Box::pin(body),
         daemon,
         image_id,
@@ -430,8 +440,13 @@ pub fn export_with_idle_timeout(
 /// Adapts [`export`] to a blocking [`Read`], for readers that are not async. Call it inside a
 /// Tokio runtime and read from the result inside `tokio::task::spawn_blocking`, because each read
 /// blocks on the runtime. Errors come out as [`io::Error`]s that wrap the [`DaemonError`].
+///
+/// The caller has inspected `image_id` just before, so the export request goes out at once:
+/// a second inspection would cost the run one more round trip before the daemon starts the
+/// export, which is the slowest part of a daemon run.
 pub fn export_reader(daemon: &Daemon, image_id: &Digest) -> impl Read + Send + 'static {
-    let stream = export(daemon, image_id).map_err(io::Error::other);
+    let stream = export_stream(daemon, image_id, DEFAULT_EXPORT_IDLE_TIMEOUT, false)
+        .map_err(io::Error::other);
     SyncIoBridge::new(StreamReader::new(stream))
 }
 
