@@ -3,10 +3,11 @@
 #
 # Usage: bench/compare.sh [--quick] [--rounds N]
 #   --quick     only the small inputs: the Debian minbase image and the 150 MB synthetic image
-#   --rounds N  rounds for every input (default 3). A full run takes about 20 minutes on a
-#               quiet machine. Docker 20.10 writes a whole export to disk before it sends the
-#               first byte, and that time varies by tens of seconds between runs of the 2.3 GB
-#               image, so one round of a daemon case says little.
+#   --rounds N  rounds for the large inputs (default 3); the small ones get three times as
+#               many. A full run takes about 20 minutes on a quiet machine. Docker 20.10
+#               writes a whole export to disk before it sends the first byte, and that time
+#               varies by tens of seconds between runs of the 2.3 GB image, so one round of a
+#               daemon case says little.
 #
 # Steps: install /usr/bin/time, skopeo, debootstrap and hyperfine from Debian and syft 1.18.1
 # from PyPI (into a venv under ~/.cache/inline-scan), build inline-scan in release mode, build
@@ -122,23 +123,26 @@ import json, sys
 
 path, quick, rounds, minbase_tar, inputs, minbase_tag = sys.argv[1:]
 quick, rounds = quick == "1", int(rounds)
+# A small input runs in a fraction of a second and one slow run moves its median, so it gets
+# three times the rounds.
+small_rounds = 3 * rounds
 minbase = "Debian bookworm minbase (debootstrap --variant=minbase), one layer, 121 MB"
 small = "bench/make_image.py --scale small: minbase plus 20 layers of dist-info, npm, binary, jar, small-file and whiteout layers"
 large = "bench/make_image.py --scale large: the same layers, over 500,000 files"
 million = "bench/make_image.py --scale million: over 1,000,000 files, most of them under 600 bytes"
 cases = [
-    {"name": "minbase-tarball", "title": "minbase, docker-save tarball", "rounds": rounds,
+    {"name": "minbase-tarball", "title": "minbase, docker-save tarball", "rounds": small_rounds,
      "ref": f"docker-archive:{minbase_tar}", "syft_ref": f"docker-archive:{minbase_tar}",
      "description": minbase},
-    {"name": "minbase-oci", "title": "minbase, gzip OCI layout", "rounds": rounds,
+    {"name": "minbase-oci", "title": "minbase, gzip OCI layout", "rounds": small_rounds,
      "ref": f"oci-dir:{inputs}/minbase.oci:bench", "syft_ref": f"oci-dir:{inputs}/minbase.oci",
      "description": minbase + ", copied by skopeo with gzip layers"},
-    {"name": "minbase-daemon", "title": "minbase, daemon", "rounds": rounds,
+    {"name": "minbase-daemon", "title": "minbase, daemon", "rounds": small_rounds,
      "ref": minbase_tag, "docker_save": minbase_tag, "description": minbase + ", in the Docker daemon"},
-    {"name": "small-tarball", "title": "small synthetic, docker-save tarball", "rounds": rounds,
+    {"name": "small-tarball", "title": "small synthetic, docker-save tarball", "rounds": small_rounds,
      "ref": f"docker-archive:{inputs}/small.docker.tar", "syft_ref": f"docker-archive:{inputs}/small.docker.tar",
      "cpu_target": True, "description": small},
-    {"name": "small-daemon", "title": "small synthetic, daemon", "rounds": rounds,
+    {"name": "small-daemon", "title": "small synthetic, daemon", "rounds": small_rounds,
      "ref": "inline-scan-bench/small:1", "docker_save": "inline-scan-bench/small:1",
      "description": small + ", loaded into the Docker daemon"},
 ]
