@@ -162,6 +162,9 @@ async fn run_steps(
         }),
     };
     let sbom = syft_json::render(&input);
+    // A `docker save` file's layer digests were computed on other threads while the image was
+    // cataloged. Nothing derived from the image leaves the process before they are checked.
+    image.verify()?;
     for output in &settings.sbom_outputs {
         if output.format == SbomFormat::SyftJson {
             write_sbom(&output.target, output.format, &sbom)?;
@@ -347,13 +350,16 @@ async fn read_source(
         return read_registry(reference.clone(), settings, wants, limits).await;
     }
     let read = move || match &source {
-        SourceRef::DockerArchive { path, reference } => source::archive::read_docker_archive_file(
-            path,
-            reference.as_deref(),
-            platform.as_ref(),
-            &wants,
-            &limits,
-        ),
+        // The layer digests are checked in `run_steps`, after cataloging.
+        SourceRef::DockerArchive { path, reference } => {
+            source::archive::read_docker_archive_file_deferred(
+                path,
+                reference.as_deref(),
+                platform.as_ref(),
+                &wants,
+                &limits,
+            )
+        }
         SourceRef::OciArchive { path, reference } => source::archive::read_oci_archive_file(
             path,
             reference.as_deref(),

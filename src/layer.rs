@@ -231,6 +231,12 @@ impl StreamHash {
         }
     }
 
+    /// Returns whether the stream, read as a tar stream, ends with at least one zero block
+    /// (an empty stream counts as ending well).
+    fn ends_with_end_blocks(&self) -> bool {
+        self.count == 0 || self.count - self.end_of_last_nonzero >= TAR_BLOCK
+    }
+
     fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         if let Some(last) = chunk.iter().rposition(|&byte| byte != 0) {
@@ -266,15 +272,15 @@ fn hash_inputs(
 /// A reader that passes a copy of every byte of the compressed blob to the hashing thread.
 struct BlobTap<R> {
     inner: R,
-    hashes: SyncSender<HashInput>,
+    hashes: Option<SyncSender<HashInput>>,
 }
 
 impl<R: Read> Read for BlobTap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buf)?;
-        if read > 0 {
+        if let Some(hashes) = self.hashes.as_ref().filter(|_| read > 0) {
             // A closed channel means the hashing thread is gone, and joining it reports why.
-            let _ = self.hashes.send(HashInput::Blob(buf[..read].to_vec()));
+            let _ = hashes.send(HashInput::Blob(buf[..read].to_vec()));
         }
         Ok(read)
     }
@@ -288,7 +294,8 @@ impl<R: Read> Read for BlobTap<R> {
 /// for the [`HeaderGuard`] as read ones do, so its offset stays the tar reader's.
 struct TarTap<R> {
     inner: R,
-    hashes: SyncSender<HashInput>,
+    /// The hashing thread, or `None` when the caller hashes the tar stream itself.
+    hashes: Option<SyncSender<HashInput>>,
     /// Buffers of chunks that the hashing thread has finished with.
     spare: Receiver<Vec<u8>>,
     /// Shared with the hashing thread, so a chunk is read once and never copied for hashing.
@@ -423,7 +430,9 @@ impl<R: Read> TarTap<R> {
         }
         self.chunk = Arc::new(buffer);
         self.position = 0;
-        let _ = self.hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        if let Some(hashes) = &self.hashes {
+            let _ = hashes.send(HashInput::Tar(Arc::clone(&self.chunk)));
+        }
         Ok(true)
     }
 }
@@ -484,10 +493,32 @@ impl<R: Read> Seek for TarTap<R> {
 /// `docker save` has written them with stale link names and types. A hardlink takes the kind,
 /// size and captured contents of its target, which must come earlier in the same layer.
 pub fn scan_layer<P: CapturePolicy + ?Sized>(
-    mut reader: impl Read,
+    reader: impl Read,
     capture: &P,
     limits: &Limits,
 ) -> Result<LayerScan, LayerError> {
+    scan(reader, capture, limits, true).map(|(scan, _)| scan)
+}
+
+/// Walks a layer like [`scan_layer`] but leaves the sha256 of an uncompressed tar stream to the
+/// caller, who reads the same bytes from a file on another thread (see [`hash_file_range`]).
+/// Returns the scan and whether its digests were computed. When they were not, `diff_id` and
+/// `blob_digest` are the sha256 of no bytes, and the end-of-archive check is the caller's too.
+/// A compressed layer is always hashed here, because only the walk reads its tar stream.
+pub fn scan_layer_unhashed<P: CapturePolicy + ?Sized>(
+    reader: impl Read,
+    capture: &P,
+    limits: &Limits,
+) -> Result<(LayerScan, bool), LayerError> {
+    scan(reader, capture, limits, false)
+}
+
+fn scan<P: CapturePolicy + ?Sized>(
+    mut reader: impl Read,
+    capture: &P,
+    limits: &Limits,
+    hash_plain: bool,
+) -> Result<(LayerScan, bool), LayerError> {
     let prefix =
         compression::read_prefix(&mut reader, compression::MAGIC_LEN).map_err(|source| {
             LayerError::Read {
@@ -496,6 +527,7 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
             }
         })?;
     let compression = compression::detect(&prefix);
+    let hashed = hash_plain || compression != Compression::None;
     let stored = Cursor::new(prefix).chain(reader);
     let wants = |path: &str| capture.wants(path);
     let mut walk = Walk {
@@ -510,12 +542,29 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
         scratch: Vec::new(),
     };
 
+    if !hashed {
+        let total = walk_stream(&mut walk, stored, compression, None, None)?;
+        let nothing = Digest::of(b"");
+        let scan = LayerScan {
+            diff_id: nothing.clone(),
+            blob_digest: nothing,
+            blob_size: total,
+            uncompressed_size: total,
+            compression,
+            entries: walk.entries,
+            contents: walk.contents,
+            extracts: walk.extracts,
+            warnings: walk.warnings,
+        };
+        return Ok((scan, false));
+    }
+
     // Both sha256 passes run on a second thread while this one decompresses and walks.
     let (walked, blob, tar) = thread::scope(|scope| {
         let (sender, receiver) = sync_channel(HASH_QUEUE);
         let (spare_sender, spare) = sync_channel(HASH_QUEUE);
         let hasher = scope.spawn(move || hash_inputs(receiver, spare_sender));
-        let walked = walk_stream(&mut walk, stored, compression, sender, spare);
+        let walked = walk_stream(&mut walk, stored, compression, Some(sender), Some(spare));
         let (blob, tar) = match hasher.join() {
             Ok(hashes) => hashes,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -527,7 +576,7 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
     // NOTE: some tar readers take a clean stop after an entry, without end blocks, as the end
     // of the archive. Such a layer is rejected here as truncated, because a cut stream looks
     // the same.
-    if tar.count > 0 && tar.count - tar.end_of_last_nonzero < TAR_BLOCK {
+    if !tar.ends_with_end_blocks() {
         return Err(LayerError::MissingEndOfArchive { size: tar.count });
     }
     let diff_id = Digest::from_hasher(tar.hasher);
@@ -538,7 +587,7 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
         (Digest::from_hasher(blob.hasher), blob.count)
     };
 
-    Ok(LayerScan {
+    let scan = LayerScan {
         diff_id,
         blob_digest,
         blob_size,
@@ -548,18 +597,63 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
         contents: walk.contents,
         extracts: walk.extracts,
         warnings: walk.warnings,
+    };
+    Ok((scan, true))
+}
+
+/// The sha256 of one byte range of a file, as [`hash_file_range`] computes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeDigest {
+    pub digest: Digest,
+    /// Bytes hashed.
+    pub size: u64,
+    /// Whether the range, read as a tar stream, ends with at least one zero block.
+    pub ends_with_end_blocks: bool,
+}
+
+/// Hashes `size` bytes of `file` from `offset` with positioned reads, so it shares no file
+/// offset with other readers of the same file. The layer walk of a `docker save` file uses it
+/// to hash an uncompressed layer on another thread while the walk reads the same bytes.
+pub fn hash_file_range(file: &std::fs::File, offset: u64, size: u64) -> io::Result<RangeDigest> {
+    use std::os::unix::fs::FileExt as _;
+
+    let mut hash = StreamHash::new();
+    let mut buffer = vec![0; HASH_READ];
+    while hash.count < size {
+        let want = (size - hash.count).min(HASH_READ as u64) as usize;
+        let read = file.read_at(&mut buffer[..want], offset + hash.count)?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file ends after {} of the layer's {size} bytes",
+                    hash.count
+                ),
+            ));
+        }
+        hash.update(&buffer[..read]);
+    }
+    Ok(RangeDigest {
+        ends_with_end_blocks: hash.ends_with_end_blocks(),
+        size: hash.count,
+        digest: Digest::from_hasher(hash.hasher),
     })
 }
 
+/// The bytes [`hash_file_range`] reads at a time.
+const HASH_READ: usize = 1024 * 1024;
+
 /// Decompresses `stored` and walks the tar stream to its very end, sending the bytes on both
 /// sides of the decoder to the hashing thread.
+/// Returns the bytes of the tar stream. Without `hashes`, nothing is hashed, which only an
+/// uncompressed stream allows.
 fn walk_stream(
     walk: &mut Walk<'_>,
     stored: impl Read,
     compression: Compression,
-    hashes: SyncSender<HashInput>,
-    spare: Receiver<Vec<u8>>,
-) -> Result<(), LayerError> {
+    hashes: Option<SyncSender<HashInput>>,
+    spare: Option<Receiver<Vec<u8>>>,
+) -> Result<u64, LayerError> {
     let read_error = |source| LayerError::Read {
         compression,
         source,
@@ -574,6 +668,8 @@ fn walk_stream(
         compression::decoder(compression, &mut blob)
     }
     .map_err(read_error)?;
+    // Without a hashing thread no buffer comes back, so the receiver's sender is dropped here.
+    let spare = spare.unwrap_or_else(|| sync_channel(1).1);
     let mut tar_stream = TarTap {
         inner: decoded,
         hashes,
@@ -610,12 +706,13 @@ fn walk_stream(
         });
     }
     walked?;
+    let total = tar_stream.total;
     drop(tar_stream);
     // Bytes after the compressed stream's end still belong to the blob and its digest.
     if compression != Compression::None {
         io::copy(&mut blob, &mut io::sink()).map_err(read_error)?;
     }
-    Ok(())
+    Ok(total)
 }
 
 /// The state of one layer walk.
@@ -630,7 +727,7 @@ struct Walk<'a> {
     /// Index into `entries` of the latest entry for each path, for hardlink targets.
     latest: HashMap<String, usize>,
     /// The buffer a claimed file is read into for its extractors, kept between files. It
-    /// holds at most [`SPOOL_IN_MEMORY`] bytes.
+    /// contains at most [`SPOOL_IN_MEMORY`] bytes.
     scratch: Vec<u8>,
 }
 
@@ -1123,6 +1220,53 @@ mod tests {
             scan.contents.get("/etc/wanted").map(|bytes| &bytes[..]),
             Some(&b"kept!\n"[..])
         );
+    }
+
+    #[test]
+    fn file_range_hash_matches_walk() {
+        let tar = tar_with_skipped_file(3 * TAR_CHUNK + 1000);
+        let mut file = tempfile::tempfile().unwrap();
+        let junk = [0xAB; 777];
+        file.write_all(&junk).unwrap();
+        file.write_all(&tar).unwrap();
+        file.write_all(&junk).unwrap();
+
+        let hashed = hash_file_range(&file, junk.len() as u64, tar.len() as u64).unwrap();
+        let walked = scan_layer(&tar[..], &|_: &str| false, &Limits::default()).unwrap();
+        assert_eq!(hashed.digest, walked.diff_id);
+        assert_eq!(hashed.size, tar.len() as u64);
+        assert!(hashed.ends_with_end_blocks);
+
+        let without_end = hash_file_range(&file, junk.len() as u64, tar.len() as u64 - 1024);
+        assert!(!without_end.unwrap().ends_with_end_blocks);
+
+        let past_end = hash_file_range(&file, junk.len() as u64, tar.len() as u64 + 1000);
+        let error = past_end.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn unhashed_scan_matches_hashed() {
+        let tar = tar_with_skipped_file(2 * TAR_CHUNK);
+        let wanted = |path: &str| path == "/etc/wanted";
+        let (unhashed, computed) =
+            scan_layer_unhashed(&tar[..], &wanted, &Limits::default()).unwrap();
+        let hashed = scan_layer(&tar[..], &wanted, &Limits::default()).unwrap();
+
+        assert!(!computed);
+        assert_eq!(unhashed.diff_id, Digest::of(b""));
+        assert_eq!(unhashed.uncompressed_size, hashed.uncompressed_size);
+        assert_eq!(unhashed.blob_size, hashed.blob_size);
+        assert_eq!(unhashed.entries, hashed.entries);
+        assert_eq!(unhashed.contents, hashed.contents);
+
+        // A compressed stream is hashed by the walk even when the caller offers to hash it.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut encoder, &tar).unwrap();
+        let blob = encoder.finish().unwrap();
+        let (gzip, computed) = scan_layer_unhashed(&blob[..], &wanted, &Limits::default()).unwrap();
+        assert!(computed);
+        assert_eq!(gzip.diff_id, Digest::of(&tar));
     }
 
     /// An extractor that reads every file's head and claims none, so each entry is left

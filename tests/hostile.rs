@@ -263,6 +263,38 @@ async fn docker_archive_diff_id_mismatch_exit_2() {
     assert_rejected(&run, 2, &[good.diff_id.hex(), other.diff_id.hex()]);
 }
 
+/// An uncompressed layer of a `docker save` file is hashed on another thread while the image
+/// is cataloged, so its diffID is checked only after cataloging. The run must still stop before
+/// it writes the SBOM or starts an import.
+#[tokio::test]
+async fn plain_layer_diff_id_mismatch_exit_2() {
+    let good = Layer::plain(base_layer());
+    let other = Layer::plain(layer_tar(&[Member::File("other", b"other")]));
+    let layer = Layer {
+        diff_id: other.diff_id.clone(),
+        ..good.clone()
+    };
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[layer], "hostile/plain-diffid:1"));
+    let run = analyze(&arg, &[]).await;
+    assert_rejected(&run, 2, &[good.diff_id.hex(), other.diff_id.hex()]);
+}
+
+#[tokio::test]
+async fn plain_layer_without_end_blocks_exit_2() {
+    let tar = base_layer();
+    let stripped = tar[..tar.len() - 1024].to_vec();
+    assert!(
+        stripped[stripped.len() - 512..]
+            .iter()
+            .any(|&byte| byte != 0),
+        "the last block left must hold data"
+    );
+    let layer = Layer::plain(stripped);
+    let (_dir, arg, _) = archive_arg(&docker_archive(&[layer], "hostile/no-end:1"));
+    let run = analyze(&arg, &[]).await;
+    assert_rejected(&run, 2, &["0/layer.tar", "end-of-archive"]);
+}
+
 #[tokio::test]
 async fn oci_layer_blob_digest_mismatch_exit_2() {
     let dir = tempfile::tempdir().unwrap();

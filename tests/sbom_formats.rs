@@ -126,6 +126,7 @@ fn scan(case: &'static str) -> Scanned {
             media_type: Some("application/vnd.oci.image.layer.v1.tar".to_owned()),
         }],
         tree,
+        deferred: Default::default(),
     };
     let identity = Identity::resolve(&image, &IdentityOptions::default()).unwrap();
     Scanned {

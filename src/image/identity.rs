@@ -258,6 +258,7 @@ mod tests {
             repo_digests: Vec::new(),
             layers: Vec::new(),
             tree: FileTree::default(),
+            deferred: Default::default(),
         }
     }
 

@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{self, ScopedJoinHandle};
 
@@ -25,6 +26,7 @@ use oci_spec::image::{Descriptor, ImageIndex};
 use serde::Deserialize;
 
 use super::compression::read_prefix;
+use super::deferred::{HashPool, PendingHash, PendingLayer};
 use super::error::SourceError;
 use super::oci::{
     self, BlobStore, ScannedLayer, assemble_image, blob_path, config_platform, list_or_none,
@@ -35,7 +37,8 @@ use crate::digest::Digest;
 use crate::filesystem::normalize_path;
 use crate::layer::CapturePolicy;
 use crate::layer::{
-    Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end, finish_entry, scan_layer, shorten,
+    Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end, finish_entry, scan_layer,
+    scan_layer_unhashed, shorten,
 };
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
@@ -67,6 +70,9 @@ struct ArchiveContents {
     layers: HashMap<String, Result<LayerScan, LayerError>>,
     /// Symlink and hardlink members, to the member they point at.
     links: HashMap<String, String>,
+    /// The digests of uncompressed layer members that a [`HashPool`] is computing, by member
+    /// path. Their scans carry no digest.
+    pending: HashMap<String, Arc<PendingHash>>,
     limits: Limits,
 }
 
@@ -116,17 +122,21 @@ impl Read for ChunkReader {
     }
 }
 
-type Worker<'scope> = (
-    String,
-    ScopedJoinHandle<'scope, Result<LayerScan, LayerError>>,
-);
+/// A layer worker's result: the scan, and whether it computed the layer's digests.
+type WorkerResult = Result<(LayerScan, bool), LayerError>;
+
+type Worker<'scope> = (String, ScopedJoinHandle<'scope, WorkerResult>);
 
 /// Reads every member of the archive once. See the module documentation for what is kept.
+///
+/// With `hash_pool`, whose file is the one `reader` reads from its start, an uncompressed
+/// layer member is hashed by the pool from the file while its worker walks it unhashed.
 fn read_members(
     reader: impl Read,
     description: &str,
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
+    hash_pool: Option<&HashPool>,
 ) -> Result<ArchiveContents, SourceError> {
     let mut contents = ArchiveContents {
         description: description.to_owned(),
@@ -134,6 +144,7 @@ fn read_members(
         sizes: HashMap::new(),
         layers: HashMap::new(),
         links: HashMap::new(),
+        pending: HashMap::new(),
         limits: limits.clone(),
     };
     let small_budget = limits.max_json.saturating_mul(SMALL_MEMBER_BUDGET);
@@ -211,9 +222,20 @@ fn read_members(
                         if looks_like_layer(&prefix) || size > limits.max_json {
                             while workers.len() >= MAX_LAYER_WORKERS {
                                 if let Some((member, handle)) = workers.pop_front() {
-                                    contents.layers.insert(member, join_worker(handle));
+                                    contents.finish_worker(member, handle);
                                 }
                             }
+                            // The pool hashes a plain tar member from the file, so the walk
+                            // need not. A compressed member is hashed by its walk, which is
+                            // the only reader of its decompressed stream.
+                            let pool = hash_pool.filter(|_| is_plain_tar(&prefix));
+                            if let Some(pool) = pool {
+                                let offset = entry.raw_file_position();
+                                contents
+                                    .pending
+                                    .insert(name.clone(), pool.submit(offset, size));
+                            }
+                            let hash_here = pool.is_none();
                             let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
                             let (spare_sender, spare) = sync_channel(CHANNEL_CHUNKS);
                             let handle = scope.spawn(move || {
@@ -223,7 +245,11 @@ fn read_members(
                                     current: Vec::new(),
                                     position: 0,
                                 };
-                                scan_layer(reader, wants, limits)
+                                if hash_here {
+                                    scan_layer(reader, wants, limits).map(|scan| (scan, true))
+                                } else {
+                                    scan_layer_unhashed(reader, wants, limits)
+                                }
                             });
                             workers.push_back((name, handle));
                             stream_member(&mut entry, prefix, size, &sender, &spare)
@@ -261,19 +287,34 @@ fn read_members(
         })();
         // Every sender is gone by now, so each worker reads the end of its member and finishes.
         for (member, handle) in workers {
-            contents.layers.insert(member, join_worker(handle));
+            contents.finish_worker(member, handle);
         }
         result
     })?;
     Ok(contents)
 }
 
-fn join_worker(
-    handle: ScopedJoinHandle<'_, Result<LayerScan, LayerError>>,
-) -> Result<LayerScan, LayerError> {
-    match handle.join() {
-        Ok(result) => result,
-        Err(panic) => std::panic::resume_unwind(panic),
+/// Checks whether a member's first bytes are those of an uncompressed tar stream.
+fn is_plain_tar(prefix: &[u8]) -> bool {
+    super::compression::detect(prefix) == super::Compression::None
+        && prefix.get(257..262) == Some(&b"ustar"[..])
+}
+
+impl ArchiveContents {
+    /// Joins a layer worker and keeps its scan. A scan that computed its own digests needs no
+    /// pending hash.
+    fn finish_worker(&mut self, member: String, handle: ScopedJoinHandle<'_, WorkerResult>) {
+        let result = match handle.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let scan = result.map(|(scan, hashed)| {
+            if hashed {
+                self.pending.remove(&member);
+            }
+            scan
+        });
+        self.layers.insert(member, scan);
     }
 }
 
@@ -385,7 +426,7 @@ impl ArchiveContents {
         referrer: &str,
         keep: bool,
         wants: &dyn CapturePolicy,
-    ) -> Result<(String, LayerScan), SourceError> {
+    ) -> Result<(String, LayerScan, Option<Arc<PendingHash>>), SourceError> {
         let key = self.resolve(member);
         let corrupt = |source| SourceError::LayerCorrupt {
             description: self.description.clone(),
@@ -401,15 +442,18 @@ impl ArchiveContents {
         } else {
             self.layers.remove(&key)
         };
-        let scan = match found {
-            Some(Ok(scan)) => scan,
+        let (scan, pending) = match found {
+            Some(Ok(scan)) => (scan, self.pending.get(&key).cloned()),
             Some(Err(source)) => return Err(corrupt(source)),
             None => match self.small.get(&key) {
-                Some(bytes) => scan_layer(&bytes[..], wants, &self.limits).map_err(corrupt)?,
+                Some(bytes) => (
+                    scan_layer(&bytes[..], wants, &self.limits).map_err(corrupt)?,
+                    None,
+                ),
                 None => return Err(self.missing(&key, referrer)),
             },
         };
-        Ok((key, scan))
+        Ok((key, scan, pending))
     }
 }
 
@@ -519,7 +563,18 @@ pub fn read_docker_archive(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let mut contents = read_members(reader, &description, wants, limits)?;
+    let contents = read_members(reader, &description, wants, limits, None)?;
+    docker_archive_image(contents, reference, platform, wants)
+}
+
+/// Picks the image of a `docker save` archive whose members are read.
+fn docker_archive_image(
+    mut contents: ArchiveContents,
+    reference: Option<&str>,
+    platform: Option<&Platform>,
+    wants: &(dyn CapturePolicy + Sync),
+) -> Result<SourceImage, SourceError> {
+    let description = contents.description.clone();
     if !contents.small.contains_key("manifest.json") {
         if contents.small.contains_key("index.json") {
             return image_from_oci_layout(contents, reference, platform, wants);
@@ -558,9 +613,9 @@ pub fn read_docker_archive(
         let uses = remaining_uses.entry(key.clone()).or_default();
         *uses = uses.saturating_sub(1);
         let keep = *uses > 0;
-        let (name, scan) = contents.take_layer(member, "manifest.json", keep, wants)?;
+        let (name, scan, pending) = contents.take_layer(member, "manifest.json", keep, wants)?;
         let digest = digest_of_blob_member(&name);
-        if let Some(expected) = &digest {
+        if let (Some(expected), None) = (&digest, &pending) {
             if &scan.blob_digest != expected {
                 return Err(SourceError::BlobDigestMismatch {
                     description,
@@ -575,6 +630,10 @@ pub fn read_docker_archive(
             scan,
             media_type: declared_media_types.get(index).cloned(),
             addressed_by_digest: digest.is_some(),
+            pending: pending.map(|hash| PendingLayer {
+                hash,
+                blob_digest: digest,
+            }),
         });
     }
     assemble_image(
@@ -588,6 +647,7 @@ pub fn read_docker_archive(
 }
 
 /// Opens `path` and reads it with [`read_docker_archive`], described as `docker-archive:PATH`.
+/// Every layer digest is checked before it returns.
 pub fn read_docker_archive_file(
     path: &Path,
     reference: Option<&str>,
@@ -595,9 +655,34 @@ pub fn read_docker_archive_file(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let file = open_archive(path)?;
+    let image = read_docker_archive_file_deferred(path, reference, platform, wants, limits)?;
+    image.verify()?;
+    Ok(image)
+}
+
+/// Reads `path` like [`read_docker_archive_file`], but the sha256 of each uncompressed layer
+/// is computed by other threads from the file while the layers are walked, and checked only
+/// by [`SourceImage::verify`]. Until then the image's diffIDs are the config's. A caller
+/// catalogs the image while the digests are computed, and must call `verify` before it
+/// writes or sends anything derived from the image.
+pub fn read_docker_archive_file_deferred(
+    path: &Path,
+    reference: Option<&str>,
+    platform: Option<&Platform>,
+    wants: &(dyn CapturePolicy + Sync),
+    limits: &Limits,
+) -> Result<SourceImage, SourceError> {
+    let reader = open_archive(path)?;
     let description = format!("docker-archive:{}", path.display());
-    read_docker_archive(file, description, reference, platform, wants, limits)
+    let io_error = |source| SourceError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let hash_file = reader.get_ref().try_clone().map_err(io_error)?;
+    let threads = thread::available_parallelism().map_or(1, usize::from);
+    let pool = HashPool::new(hash_file, threads).map_err(io_error)?;
+    let contents = read_members(reader, &description, wants, limits, Some(&pool))?;
+    docker_archive_image(contents, reference, platform, wants)
 }
 
 /// Reads a tar of an OCI image layout in one sequential pass. Blobs may come before or after
@@ -610,7 +695,7 @@ pub fn read_oci_archive(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let contents = read_members(reader, &description, wants, limits)?;
+    let contents = read_members(reader, &description, wants, limits, None)?;
     if !contents.small.contains_key("index.json") {
         return Err(not_an_archive(&contents, "it has no index.json"));
     }
@@ -681,8 +766,8 @@ fn image_from_oci_layout(
         let uses = remaining_uses.entry(member.clone()).or_default();
         *uses = uses.saturating_sub(1);
         let keep = *uses > 0;
-        let (name, scan) = contents.take_layer(&member, &manifest_member, keep, wants)?;
-        if scan.blob_digest != digest {
+        let (name, scan, pending) = contents.take_layer(&member, &manifest_member, keep, wants)?;
+        if pending.is_none() && scan.blob_digest != digest {
             return Err(SourceError::BlobDigestMismatch {
                 description,
                 blob: name,
@@ -703,6 +788,10 @@ fn image_from_oci_layout(
             scan,
             media_type: Some(descriptor.media_type().to_string()),
             addressed_by_digest: true,
+            pending: pending.map(|hash| PendingLayer {
+                hash,
+                blob_digest: Some(digest),
+            }),
         });
     }
     assemble_image(

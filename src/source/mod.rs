@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod compression;
 pub mod daemon;
+pub mod deferred;
 pub mod error;
 pub mod oci;
 pub mod registry;
@@ -103,6 +104,8 @@ pub struct SourceImage {
     pub repo_digests: Vec<String>,
     pub layers: Vec<LayerInfo>,
     pub tree: FileTree,
+    /// Layer digests still being computed, which [`SourceImage::verify`] checks.
+    pub deferred: deferred::DeferredChecks,
 }
 
 /// The default [`Limits::max_layer_size`]: 64 GiB.

@@ -11,6 +11,7 @@ use std::thread;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
 use serde::Deserialize;
 
+use super::deferred::{DeferredCheck, DeferredChecks, PendingLayer};
 use super::error::SourceError;
 use super::{Compression, LayerInfo, Limits, Platform, RawManifest, SourceImage};
 use crate::digest::Digest;
@@ -545,6 +546,8 @@ pub(crate) struct ScannedLayer {
     pub media_type: Option<String>,
     /// Whether the source stores the layer under its blob digest.
     pub addressed_by_digest: bool,
+    /// The digest a hashing thread is still computing, when the scan has none.
+    pub pending: Option<PendingLayer>,
 }
 
 /// Checks the layers against the config's `rootfs.diff_ids`, then squashes them in order.
@@ -554,7 +557,7 @@ pub(crate) fn assemble_image(
     index: Option<RawManifest>,
     config: Vec<u8>,
     repo_tags: Vec<String>,
-    layers: Vec<ScannedLayer>,
+    mut layers: Vec<ScannedLayer>,
 ) -> Result<SourceImage, SourceError> {
     let fields = parse_json::<ConfigFields>(&description, "the image config", &config)?;
     let diff_ids = fields.rootfs.diff_ids;
@@ -565,7 +568,22 @@ pub(crate) fn assemble_image(
             diff_ids: diff_ids.len(),
         });
     }
-    for (index, (layer, expected)) in layers.iter().zip(&diff_ids).enumerate() {
+    let mut deferred = Vec::new();
+    for (index, (layer, expected)) in layers.iter_mut().zip(&diff_ids).enumerate() {
+        if let Some(pending) = layer.pending.take() {
+            // An uncompressed layer: the blob is the tar stream, so both digests are the
+            // diffID, and SourceImage::verify checks them once they are known.
+            layer.scan.diff_id = expected.clone();
+            layer.scan.blob_digest = expected.clone();
+            deferred.push(DeferredCheck {
+                index,
+                layer: layer.name.clone(),
+                expected_diff_id: expected.clone(),
+                expected_blob_digest: pending.blob_digest,
+                hash: pending.hash,
+            });
+            continue;
+        }
         if &layer.scan.diff_id != expected {
             return Err(SourceError::DiffIdMismatch {
                 description,
@@ -622,6 +640,7 @@ pub(crate) fn assemble_image(
         repo_digests: Vec::new(),
         layers: infos,
         tree: squasher.finish(),
+        deferred: DeferredChecks(deferred),
     })
 }
 
@@ -870,5 +889,6 @@ fn scan_directory_layer(
         scan,
         media_type: Some(descriptor.media_type().to_string()),
         addressed_by_digest: true,
+        pending: None,
     })
 }

@@ -531,6 +531,7 @@ pub fn read_layers(
             scan,
             media_type: Some(layer.media_type.clone()),
             addressed_by_digest: true,
+            pending: None,
         })
     })?;
     let mut source = assemble_image(
