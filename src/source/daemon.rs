@@ -11,6 +11,8 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -142,6 +144,9 @@ pub struct Daemon {
     host: String,
     /// The folder of ca.pem, cert.pem and key.pem, when TLS is on.
     cert_path: Option<PathBuf>,
+    /// Set once [`negotiate`] has succeeded, and shared between clones like the client's
+    /// version, so a run requests the daemon's version once.
+    negotiated: Arc<AtomicBool>,
 }
 
 impl Daemon {
@@ -204,6 +209,7 @@ pub fn connect_with_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Daemon, 
             client,
             host,
             cert_path: None,
+            negotiated: Arc::default(),
         });
     }
 
@@ -223,6 +229,7 @@ pub fn connect_with_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Daemon, 
             client,
             host,
             cert_path: None,
+            negotiated: Arc::default(),
         });
     }
 
@@ -250,16 +257,21 @@ pub fn connect_with_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Daemon, 
         client,
         host,
         cert_path: Some(cert_path),
+        negotiated: Arc::default(),
     })
 }
 
 /// Pings the daemon and lowers the client's API version to the daemon's when the daemon is older
 /// than bollard's default, as the docker CLI negotiates it. Every call below starts with this.
 pub async fn negotiate(daemon: &Daemon) -> Result<(), DaemonError> {
+    if daemon.negotiated.load(Ordering::Acquire) {
+        return Ok(());
+    }
     // The version numbers are shared between clones, so the negotiated value sticks.
     within_request_timeout(daemon, daemon.client.clone().negotiate_version())
         .await?
         .map_err(|err| connection_error(daemon, &err))?;
+    daemon.negotiated.store(true, Ordering::Release);
     Ok(())
 }
 
@@ -441,9 +453,9 @@ fn export_stream(
 /// Tokio runtime and read from the result inside `tokio::task::spawn_blocking`, because each read
 /// blocks on the runtime. Errors come out as [`io::Error`]s that wrap the [`DaemonError`].
 ///
-/// The caller has inspected `image_id` just before, so the export request goes out at once:
-/// a second inspection would cost the run one more round trip before the daemon starts the
-/// export, which is the slowest part of a daemon run.
+/// The caller has inspected `image_id` just before, so the export request goes out at once.
+/// A second inspection would add a round trip before the daemon starts the export, and the
+/// export is the slowest part of a daemon run.
 pub fn export_reader(daemon: &Daemon, image_id: &Digest) -> impl Read + Send + 'static {
     let stream = export_stream(daemon, image_id, DEFAULT_EXPORT_IDLE_TIMEOUT, false)
         .map_err(io::Error::other);
