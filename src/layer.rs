@@ -345,7 +345,11 @@ impl HeaderGuard {
     }
 
     fn consume(&self, count: usize) -> io::Result<()> {
-        let consumed = self.consumed.get() + count as u64;
+        self.consume_skipped(count as u64)
+    }
+
+    fn consume_skipped(&self, count: u64) -> io::Result<()> {
+        let consumed = self.consumed.get().saturating_add(count);
         self.consumed.set(consumed);
         match self.budget_end.get() {
             Some(end) if consumed > end => {
@@ -370,6 +374,109 @@ impl<R: Read> Read for Guarded<R> {
         let count = self.inner.read(buf)?;
         self.guard.consume(count)?;
         Ok(count)
+    }
+}
+
+/// Skips forward, counting the skipped bytes as read ones, so the tar reader can pass over
+/// member data without reading it. Only `SeekFrom::Current` with a non-negative offset is
+/// supported, which is all the tar reader asks for.
+impl<R: Read + Seek> Seek for Guarded<R> {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let delta = forward_delta(target)?;
+        let position = self.inner.seek(SeekFrom::Current(delta as i64))?;
+        self.guard.consume_skipped(delta)?;
+        Ok(position)
+    }
+}
+
+/// Returns the distance of a forward `SeekFrom::Current` seek, and an error for any other.
+fn forward_delta(target: SeekFrom) -> io::Result<u64> {
+    let SeekFrom::Current(delta) = target else {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the archive stream can only skip forward from the current position",
+        ));
+    };
+    u64::try_from(delta).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the archive stream cannot seek backwards",
+        )
+    })
+}
+
+/// A stream that can skip forward by reading and dropping bytes, so a stream that cannot seek
+/// (a daemon export, a pipe) passes through the same seeking tar reader as a file.
+pub(crate) struct ForwardSeek<R> {
+    inner: R,
+    /// Bytes read or skipped so far.
+    position: u64,
+}
+
+impl<R> ForwardSeek<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self { inner, position: 0 }
+    }
+}
+
+impl<R: Read> Read for ForwardSeek<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.position += count as u64;
+        Ok(count)
+    }
+}
+
+impl<R: Read> Seek for ForwardSeek<R> {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let delta = forward_delta(target)?;
+        let skipped = io::copy(&mut self.inner.by_ref().take(delta), &mut io::sink())?;
+        self.position += skipped;
+        if skipped < delta {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the archive ends inside a member's data",
+            ));
+        }
+        Ok(self.position)
+    }
+}
+
+/// A reader of `size` bytes of a file from `offset`, with positioned reads, so it shares no file
+/// offset with other readers of the same file.
+pub(crate) struct FileRange {
+    file: Arc<std::fs::File>,
+    position: u64,
+    end: u64,
+}
+
+impl FileRange {
+    pub(crate) fn new(file: Arc<std::fs::File>, offset: u64, size: u64) -> Self {
+        Self {
+            file,
+            position: offset,
+            end: offset.saturating_add(size),
+        }
+    }
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt as _;
+
+        let want = buf.len().min((self.end - self.position) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let read = self.file.read_at(&mut buf[..want], self.position)?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file ends inside the member's data",
+            ));
+        }
+        self.position += read as u64;
+        Ok(read)
     }
 }
 

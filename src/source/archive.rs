@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -37,8 +37,8 @@ use crate::digest::Digest;
 use crate::filesystem::normalize_path;
 use crate::layer::CapturePolicy;
 use crate::layer::{
-    Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end, finish_entry, scan_layer,
-    scan_layer_unhashed, shorten,
+    FileRange, ForwardSeek, Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end,
+    finish_entry, scan_layer, scan_layer_unhashed, shorten,
 };
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
@@ -130,9 +130,10 @@ type Worker<'scope> = (String, ScopedJoinHandle<'scope, WorkerResult>);
 /// Reads every member of the archive once. See the module documentation for what is kept.
 ///
 /// With `hash_pool`, whose file is the one `reader` reads from its start, an uncompressed
-/// layer member is hashed by the pool from the file while its worker walks it unhashed.
+/// layer member is read by its worker straight from the file and hashed by the pool from the
+/// file, and this loop seeks over the member's data instead of reading it.
 fn read_members(
-    reader: impl Read,
+    reader: impl Read + Seek,
     description: &str,
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
@@ -170,7 +171,7 @@ fn read_members(
                 limit: limits.max_tar_header,
             };
             let mut entries = archive
-                .entries()
+                .entries_with_seek()
                 .map_err(|source| corrupt(&last_member, source))?;
             // Member data the tar reader skips itself, rather than this loop reading it.
             let mut skipped = 0;
@@ -234,8 +235,13 @@ fn read_members(
                                 contents
                                     .pending
                                     .insert(name.clone(), pool.submit(offset, size));
+                                let member = FileRange::new(pool.file(), offset, size);
+                                let handle =
+                                    scope.spawn(move || scan_layer_unhashed(member, wants, limits));
+                                workers.push_back((name, handle));
+                                skipped = finish_entry(&guard, data_end);
+                                continue;
                             }
-                            let hash_here = pool.is_none();
                             let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
                             let (spare_sender, spare) = sync_channel(CHANNEL_CHUNKS);
                             let handle = scope.spawn(move || {
@@ -245,11 +251,7 @@ fn read_members(
                                     current: Vec::new(),
                                     position: 0,
                                 };
-                                if hash_here {
-                                    scan_layer(reader, wants, limits).map(|scan| (scan, true))
-                                } else {
-                                    scan_layer_unhashed(reader, wants, limits)
-                                }
+                                scan_layer(reader, wants, limits).map(|scan| (scan, true))
                             });
                             workers.push_back((name, handle));
                             stream_member(&mut entry, prefix, size, &sender, &spare)
@@ -563,7 +565,7 @@ pub fn read_docker_archive(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let contents = read_members(reader, &description, wants, limits, None)?;
+    let contents = read_members(ForwardSeek::new(reader), &description, wants, limits, None)?;
     docker_archive_image(contents, reference, platform, wants)
 }
 
@@ -695,7 +697,7 @@ pub fn read_oci_archive(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let contents = read_members(reader, &description, wants, limits, None)?;
+    let contents = read_members(ForwardSeek::new(reader), &description, wants, limits, None)?;
     if !contents.small.contains_key("index.json") {
         return Err(not_an_archive(&contents, "it has no index.json"));
     }

@@ -32,6 +32,7 @@ struct Job {
 /// a [`PendingHash`] waits for its own result.
 pub(crate) struct HashPool {
     jobs: Sender<Job>,
+    file: Arc<File>,
 }
 
 impl HashPool {
@@ -41,7 +42,7 @@ impl HashPool {
         let (jobs, queue) = channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for number in 0..threads.max(1) {
-            let file = Arc::clone(&file);
+            let file: Arc<File> = Arc::clone(&file);
             let queue = Arc::clone(&queue);
             thread::Builder::new()
                 .name(format!("layer-hash-{number}"))
@@ -61,7 +62,12 @@ impl HashPool {
                     }
                 })?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, file })
+    }
+
+    /// Returns the file the pool reads, for other positioned readers of it.
+    pub(crate) fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
     }
 
     /// Queues the `size` bytes at `offset` for hashing.
