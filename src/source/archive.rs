@@ -6,6 +6,10 @@
 //! know which layers it needs. It scans every member that looks like a layer as it streams by
 //! and keeps small members (JSON documents) in memory. The image is picked at the end.
 //!
+//! A file is the one exception to the single pass: `read_docker_archive_file_deferred` has
+//! each uncompressed layer member read by its worker and hashed by a pool, both with positioned
+//! reads of the file, while the pass seeks over the member (see `source::deferred`).
+//!
 //! Memory bound: at most [`MAX_LAYER_WORKERS`] layers are in flight. Each buffers at most
 //! [`CHANNEL_CHUNKS`] + 3 chunks of [`CHUNK_SIZE`] bytes on its way in (2.75 MiB), because
 //! used chunks come back for reuse, and the layer walk's hashing queue (4.8 MiB), so about
