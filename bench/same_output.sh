@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks that two inline-scan builds write byte-identical SBOMs and stdout for the same inputs:
-# run it after a change that should only make analysis faster.
+# Checks that two inline-scan builds write byte-identical SBOMs and stdout for the same inputs.
+# Run it after a change that should only make analysis faster.
 #
 # Usage: bench/same_output.sh OLD_BINARY NEW_BINARY [IMAGE ...]
 #   IMAGE  an IMAGE argument of `inline-scan analyze`. Without any, the benchmark inputs that
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-  echo "same_output.sh: error: expected OLD_BINARY NEW_BINARY [IMAGE ...]" >&2
+  echo "same_output.sh: error: missing arguments; usage: same_output.sh OLD_BINARY NEW_BINARY [IMAGE ...]" >&2
   exit 2
 fi
 old="$1" new="$2"
@@ -52,7 +52,7 @@ for image in "${images[@]}"; do
     done
     for output in syft.json cdx.json spdx.json stdout; do
       if ! cmp -s "$work/old.$output" "$work/new.$output"; then
-        echo "differ: $image --scope $scope: $output" >&2
+        echo "same_output.sh: $output differs for $image with --scope $scope" >&2
         differ=1
       fi
     done
