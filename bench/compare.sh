@@ -7,7 +7,7 @@
 #               many. A full run takes about 20 minutes on a quiet machine. Docker 20.10
 #               writes a whole export to disk before it sends the first byte, and that time
 #               varies by tens of seconds between runs of the 2.3 GB image, so one round of a
-#               daemon case says little.
+#               daemon case is not a reliable measure.
 #
 # Steps: install /usr/bin/time, skopeo, debootstrap and hyperfine from Debian and syft 1.18.1
 # from PyPI (into a venv under ~/.cache/inline-scan), build inline-scan in release mode, build

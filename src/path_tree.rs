@@ -3,8 +3,8 @@
 //! An image can hold a million paths, and most of them share long prefixes. Each component is
 //! stored once, as a node with its parent, its name in a shared arena and the entry's
 //! metadata in fixed-size fields, and a hash table finds a child by parent and name. That
-//! costs about 60 bytes per path; a sorted map of full path strings to entries cost about 350,
-//! which made peak memory follow the file count.
+//! costs about 60 bytes per path. A sorted map of full path strings to entries cost about 350,
+//! so peak memory followed the file count.
 //!
 //! Lookups take the absolute, normalised paths of [`FileEntry::path`]. Removing a path removes
 //! only its entry, as a map would; [`PathTree::remove_below`] removes a whole subtree.
@@ -115,7 +115,7 @@ fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
 }
 
 impl PathTree {
-    /// The number of paths that have an entry.
+    /// Returns the number of paths that have an entry.
     pub fn len(&self) -> usize {
         self.len
     }
@@ -417,7 +417,7 @@ impl PathTree {
                 VACANT => return,
                 REGULAR => FileKind::Regular,
                 DIRECTORY => FileKind::Directory,
-                // The target is filled in by `entry_at`; the filter sees only the kind.
+                // `entry_at` fills in the target. The filter reads only the kind.
                 SYMLINK => FileKind::Symlink(String::new()),
                 CHAR_DEVICE => FileKind::CharDevice,
                 BLOCK_DEVICE => FileKind::BlockDevice,

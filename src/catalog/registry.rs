@@ -238,7 +238,7 @@ fn add_locations(into: &mut Vec<Location>, from: Vec<Location>) {
     }
 }
 
-/// A sha256 over everything that makes a package itself, with the paths of its locations but
+/// Computes a sha256 over everything that makes a package itself, with the paths of its locations but
 /// not their layers. As in syft 1.18.1, the same file read from two layers is one package, and
 /// the same manifest at two paths is two.
 ///
@@ -276,7 +276,8 @@ fn identity(package: &Package) -> [u8; 32] {
     for path in paths {
         field(path.as_bytes());
     }
-    // The JSON of a `Value` cannot fail to serialize, and the hasher's writer never fails.
+    // serde_json fails only on a writer error or a map key that is not a string. The hasher's
+    // writer returns no error, and a `Value` map's keys are strings.
     serde_json::to_writer(HashWriter(&mut hasher), &package.metadata)
         .expect("metadata serializes into a hasher");
     hasher.finalize().into()

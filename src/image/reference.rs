@@ -50,15 +50,15 @@ pub struct Parsed<'a> {
     pub digest: Option<&'a str>,
 }
 
-/// The longest repository name, host included, that the distribution grammar allows.
+/// The maximum length of a repository name, host included, in the distribution grammar.
 const MAX_NAME_LEN: usize = 255;
-/// The longest tag the distribution grammar allows.
+/// The maximum length of a tag in the distribution grammar.
 const MAX_TAG_LEN: usize = 128;
 const DOCKER_HUB: &str = "docker.io";
 
 impl<'a> Parsed<'a> {
-    /// Parses `value` as `[host[:port]/]path[:tag][@digest]`. The error says which part is
-    /// invalid.
+    /// Parses `value` as `[host[:port]/]path[:tag][@digest]`. The error names the invalid
+    /// part.
     pub fn parse(value: &'a str) -> Result<Self, &'static str> {
         if value.is_empty() {
             return Err("the reference is empty");
@@ -211,7 +211,7 @@ fn check_path(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A word character, then up to 127 word characters, dots and hyphens.
+/// Checks that `tag` is a word character, then up to 127 word characters, dots and hyphens.
 fn check_tag(tag: &str) -> Result<(), &'static str> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = tag.as_bytes();

@@ -6,9 +6,9 @@
 //! know which layers it needs. It scans every member that looks like a layer as it streams by
 //! and keeps small members (JSON documents) in memory. The image is picked at the end.
 //!
-//! A file is the one exception to the single pass: `read_docker_archive_file_deferred` has
-//! each uncompressed layer member read by its worker and hashed by a pool, both with positioned
-//! reads of the file, while the pass seeks over the member (see `source::deferred`).
+//! A file is the one exception to the single pass. In `read_docker_archive_file_deferred`,
+//! each uncompressed layer member is read by its worker and hashed by a pool, both with
+//! positioned reads of the file. The pass seeks over the member (see `source::deferred`).
 //!
 //! Memory bound: at most [`MAX_LAYER_WORKERS`] layers are in flight. Each buffers at most
 //! [`CHANNEL_CHUNKS`] + 3 chunks of [`CHUNK_SIZE`] bytes on its way in (2.75 MiB), because
@@ -133,9 +133,9 @@ type Worker<'scope> = (String, ScopedJoinHandle<'scope, WorkerResult>);
 
 /// Reads every member of the archive once. See the module documentation for what is kept.
 ///
-/// With `hash_pool`, whose file is the one `reader` reads from its start, an uncompressed
-/// layer member is read by its worker straight from the file and hashed by the pool from the
-/// file, and this loop seeks over the member's data instead of reading it.
+/// `hash_pool`, when given, reads the same file that `reader` reads from its start. Each
+/// uncompressed layer member is then read by its worker straight from the file and hashed by
+/// the pool, and this loop seeks over the member's data instead of reading it.
 fn read_members(
     reader: impl Read + Seek,
     description: &str,

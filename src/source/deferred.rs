@@ -28,7 +28,7 @@ struct Job {
 
 /// Threads that hash byte ranges of one file, in the order they were submitted.
 ///
-/// The threads are not joined: each ends once the pool is dropped and its queue is empty, and
+/// The threads are not joined. Each ends once the pool is dropped and its queue is empty, and
 /// a [`PendingHash`] waits for its own result.
 pub(crate) struct HashPool {
     jobs: Sender<Job>,
