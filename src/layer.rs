@@ -294,6 +294,8 @@ impl<R: Read> Read for BlobTap<R> {
 /// for the [`HeaderGuard`] as read ones do, so its offset stays the tar reader's.
 struct TarTap<R> {
     inner: R,
+    /// Chunks from the thread that decompresses `inner` instead, for a compressed blob.
+    decoded: Option<Receiver<io::Result<Vec<u8>>>>,
     /// The hashing thread, or `None` when the caller hashes the tar stream itself.
     hashes: Option<SyncSender<HashInput>>,
     /// Buffers of chunks that the hashing thread has finished with.
@@ -508,22 +510,43 @@ pub(crate) fn finish_entry(guard: &HeaderGuard, data_end: u64) -> u64 {
 }
 
 impl<R: Read> TarTap<R> {
+    fn new(
+        inner: R,
+        decoded: Option<Receiver<io::Result<Vec<u8>>>>,
+        hashes: Option<SyncSender<HashInput>>,
+        spare: Receiver<Vec<u8>>,
+        max_total: u64,
+    ) -> Self {
+        Self {
+            inner,
+            decoded,
+            hashes,
+            spare,
+            chunk: Arc::new(Vec::new()),
+            position: 0,
+            total: 0,
+            max_total,
+            exceeded: false,
+            guard: Rc::new(HeaderGuard::default()),
+        }
+    }
+
     /// Reads the next chunk of up to [`TAR_CHUNK`] bytes and sends it to the hashing thread.
     /// Returns false at the end of the stream, and an error past `max_total`.
     fn next_chunk(&mut self) -> io::Result<bool> {
-        let mut buffer = self.spare.try_recv().unwrap_or_default();
-        // A reused buffer is already initialised, so this zeroes only what a short chunk left.
-        buffer.resize(TAR_CHUNK, 0);
-        let mut filled = 0;
-        while filled < TAR_CHUNK {
-            match self.inner.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(read) => filled += read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
+        let buffer = match &self.decoded {
+            Some(decoded) => match decoded.recv() {
+                Ok(chunk) => chunk?,
+                // The decoding thread has sent the whole stream.
+                Err(_) => Vec::new(),
+            },
+            None => {
+                let mut buffer = self.spare.try_recv().unwrap_or_default();
+                fill_chunk(&mut self.inner, &mut buffer)?;
+                buffer
             }
-        }
-        buffer.truncate(filled);
+        };
+        let filled = buffer.len();
         if filled == 0 {
             return Ok(false);
         }
@@ -600,7 +623,7 @@ impl<R: Read> Seek for TarTap<R> {
 /// `docker save` has written them with stale link names and types. A hardlink takes the kind,
 /// size and captured contents of its target, which must come earlier in the same layer.
 pub fn scan_layer<P: CapturePolicy + ?Sized>(
-    reader: impl Read,
+    reader: impl Read + Send,
     capture: &P,
     limits: &Limits,
 ) -> Result<LayerScan, LayerError> {
@@ -613,7 +636,7 @@ pub fn scan_layer<P: CapturePolicy + ?Sized>(
 /// `blob_digest` are the sha256 of no bytes, and the end-of-archive check is the caller's too.
 /// A compressed layer is always hashed here, because only the walk reads its tar stream.
 pub fn scan_layer_unhashed<P: CapturePolicy + ?Sized>(
-    reader: impl Read,
+    reader: impl Read + Send,
     capture: &P,
     limits: &Limits,
 ) -> Result<(LayerScan, bool), LayerError> {
@@ -621,7 +644,7 @@ pub fn scan_layer_unhashed<P: CapturePolicy + ?Sized>(
 }
 
 fn scan<P: CapturePolicy + ?Sized>(
-    mut reader: impl Read,
+    mut reader: impl Read + Send,
     capture: &P,
     limits: &Limits,
     hash_plain: bool,
@@ -754,9 +777,13 @@ const HASH_READ: usize = 1024 * 1024;
 /// sides of the decoder to the hashing thread.
 /// Returns the bytes of the tar stream. Without `hashes`, nothing is hashed, which only an
 /// uncompressed stream allows.
+///
+/// A compressed blob is decompressed on a thread of its own, which hands the tar stream to the
+/// walk in chunks: the inflate of one gzip stream cannot be split, so it runs alone on its
+/// core, and the walk and the hashing share the other.
 fn walk_stream(
     walk: &mut Walk<'_>,
-    stored: impl Read,
+    stored: impl Read + Send,
     compression: Compression,
     hashes: Option<SyncSender<HashInput>>,
     spare: Option<Receiver<Vec<u8>>>,
@@ -765,28 +792,48 @@ fn walk_stream(
         compression,
         source,
     };
-    let mut blob = BlobTap {
-        inner: stored,
-        hashes: hashes.clone(),
-    };
-    let decoded = if compression == Compression::None {
-        compression::decoder(compression, &mut blob.inner)
-    } else {
-        compression::decoder(compression, &mut blob)
-    }
-    .map_err(read_error)?;
     // Without a hashing thread no buffer comes back, so the receiver's sender is dropped here.
     let spare = spare.unwrap_or_else(|| sync_channel(1).1);
-    let mut tar_stream = TarTap {
-        inner: decoded,
-        hashes,
-        spare,
-        chunk: Arc::new(Vec::new()),
-        position: 0,
-        total: 0,
-        max_total: walk.limits.max_layer_size,
-        exceeded: false,
-        guard: Rc::new(HeaderGuard::default()),
+    let max_total = walk.limits.max_layer_size;
+    if compression == Compression::None {
+        let tar_stream = TarTap::new(stored, None, hashes, spare, max_total);
+        return walk_tar(walk, tar_stream, compression);
+    }
+    thread::scope(|scope| {
+        let (sender, receiver) = sync_channel(DECODED_QUEUE);
+        let blob_hashes = hashes.clone();
+        let decoder =
+            scope.spawn(move || decode_chunks(stored, compression, blob_hashes, spare, sender));
+        // The decoding thread gets the buffers back from the hashing thread, so this side
+        // never allocates one.
+        let tar_stream = TarTap::new(
+            io::empty(),
+            Some(receiver),
+            hashes,
+            sync_channel(1).1,
+            max_total,
+        );
+        // Returning drops the receiver, which stops the decoding thread if the walk failed.
+        let walked = walk_tar(walk, tar_stream, compression);
+        let decoded = match decoder.join() {
+            Ok(decoded) => decoded,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let total = walked?;
+        decoded.map_err(read_error)?;
+        Ok(total)
+    })
+}
+
+/// Walks the tar stream of `tar_stream` and reads it to its end. Returns its size.
+fn walk_tar<R: Read>(
+    walk: &mut Walk<'_>,
+    mut tar_stream: TarTap<R>,
+    compression: Compression,
+) -> Result<u64, LayerError> {
+    let read_error = |source| LayerError::Read {
+        compression,
+        source,
     };
     let guard = Rc::clone(&tar_stream.guard);
     let mut walked = walk.read_entries(&mut tar_stream, &guard, compression);
@@ -813,13 +860,72 @@ fn walk_stream(
         });
     }
     walked?;
-    let total = tar_stream.total;
-    drop(tar_stream);
-    // Bytes after the compressed stream's end still belong to the blob and its digest.
-    if compression != Compression::None {
-        io::copy(&mut blob, &mut io::sink()).map_err(read_error)?;
+    Ok(tar_stream.total)
+}
+
+/// Chunks of decompressed tar stream that the decoding thread may be ahead of the walk.
+const DECODED_QUEUE: usize = 4;
+
+/// The decoding thread of a compressed blob: sends the decompressed tar stream to `chunks` in
+/// chunks of [`TAR_CHUNK`] bytes, and a decoding error in its place. Then it reads the blob to
+/// its end, because bytes after the compressed stream still belong to the blob and its
+/// digest, and returns the error of that read. It stops early once the walk drops `chunks`.
+fn decode_chunks(
+    stored: impl Read,
+    compression: Compression,
+    hashes: Option<SyncSender<HashInput>>,
+    spare: Receiver<Vec<u8>>,
+    chunks: SyncSender<io::Result<Vec<u8>>>,
+) -> io::Result<()> {
+    let mut blob = BlobTap {
+        inner: stored,
+        hashes,
+    };
+    {
+        let mut decoded = match compression::decoder(compression, &mut blob) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                let _ = chunks.send(Err(error));
+                return Ok(());
+            }
+        };
+        loop {
+            let mut buffer = spare.try_recv().unwrap_or_default();
+            if let Err(error) = fill_chunk(&mut decoded, &mut buffer) {
+                let _ = chunks.send(Err(error));
+                return Ok(());
+            }
+            if buffer.is_empty() {
+                break;
+            }
+            if chunks.send(Ok(buffer)).is_err() {
+                // The walk has stopped and reports why.
+                return Ok(());
+            }
+        }
     }
-    Ok(total)
+    drop(chunks);
+    io::copy(&mut blob, &mut io::sink()).map(drop)
+}
+
+/// Fills `buffer` with up to [`TAR_CHUNK`] bytes of `reader`; it is empty at the end.
+fn fill_chunk(reader: &mut impl Read, buffer: &mut Vec<u8>) -> io::Result<()> {
+    // A reused buffer is already initialised, so this zeroes only what a short chunk left.
+    buffer.resize(TAR_CHUNK, 0);
+    let mut filled = 0;
+    while filled < TAR_CHUNK {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                buffer.clear();
+                return Err(error);
+            }
+        }
+    }
+    buffer.truncate(filled);
+    Ok(())
 }
 
 /// The state of one layer walk.
