@@ -361,7 +361,8 @@ fn dpkg_supporting_files_and_layer() {
         ]
     );
     assert!(pam.locations.iter().all(|l| l.layer_id == layer));
-    let files = pam.metadata["files"].as_array().unwrap();
+    let metadata = pam.metadata_json().to_value();
+    let files = metadata["files"].as_array().unwrap();
     assert_eq!(files.len(), 6);
     assert_eq!(files[0]["path"], "/etc/pam.conf");
     assert_eq!(files[0]["isConfigFile"], true);
@@ -385,10 +386,11 @@ fn metadata_matches_syft_shape() {
                 if artifact["metadataType"] != package.metadata_type {
                     problems.push(format!("{ecosystem}/{case} {}: metadataType", id.0));
                 }
-                if artifact["metadata"] != package.metadata {
+                let metadata = package.metadata_json().to_value();
+                if artifact["metadata"] != metadata {
                     problems.push(format!(
                         "{ecosystem}/{case} {}:\n syft {}\n ours {}",
-                        id.0, artifact["metadata"], package.metadata
+                        id.0, artifact["metadata"], metadata
                     ));
                 }
             }
@@ -434,7 +436,10 @@ fn crlf_status_gives_same_packages() {
         our_identity(&crlf.packages[0]),
         our_identity(&plain.packages[0])
     );
-    assert_eq!(crlf.packages[0].metadata, plain.packages[0].metadata);
+    assert_eq!(
+        crlf.packages[0].metadata_json().to_value(),
+        plain.packages[0].metadata_json().to_value()
+    );
 }
 
 #[test]

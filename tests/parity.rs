@@ -374,6 +374,7 @@ fn package(kind: PackageType, name: &str, found_by: &'static str, path: &str) ->
             evidence: Evidence::Primary,
         }],
         metadata_type: "",
+        files: None,
         metadata: json!({}),
     }
 }

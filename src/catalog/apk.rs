@@ -299,6 +299,7 @@ fn build_package(tree: &FileTree, env: &Environment, db_path: &str, record: ApkR
         licenses,
         locations,
         metadata_type: "apk-db-entry",
+        files: None,
         metadata,
     };
     package.cpes = cpe::generate(&package);

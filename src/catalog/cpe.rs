@@ -385,6 +385,7 @@ mod tests {
             licenses: Vec::new(),
             locations: Vec::new(),
             metadata_type: "",
+            files: None,
             metadata: serde_json::json!({}),
         }
     }

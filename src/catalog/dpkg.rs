@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use crate::filesystem::FileTree;
 
 use super::registry::location;
-use super::{CatalogWarning, Cataloger, Environment, Evidence, Location, Package, PackageType};
+use super::{
+    CatalogWarning, Cataloger, Environment, Evidence, Location, Package, PackageFile, PackageType,
+};
 use super::{cpe, license, purl};
 
 /// The dpkg cataloger, named as syft names it.
@@ -256,19 +258,13 @@ fn read_first(tree: &FileTree, candidates: &[String]) -> Option<(String, String)
     })
 }
 
-fn file_entry(path: &str, md5: Option<&str>, config: bool) -> Value {
-    let path = if path.starts_with('/') {
-        path.to_owned()
+fn file_entry(path: &str, md5: Option<&str>, config: bool) -> PackageFile {
+    let digest = md5.filter(|m| !m.is_empty()).map(|md5| ("md5", md5));
+    if path.starts_with('/') {
+        PackageFile::new(path, digest, None, Some(config))
     } else {
-        format!("/{path}")
-    };
-    let mut entry = Map::new();
-    entry.insert("path".into(), json!(path));
-    if let Some(md5) = md5.filter(|m| !m.is_empty()) {
-        entry.insert("digest".into(), json!({"algorithm": "md5", "value": md5}));
+        PackageFile::new(&format!("/{path}"), digest, None, Some(config))
     }
-    entry.insert("isConfigFile".into(), json!(config));
-    Value::Object(entry)
 }
 
 /// Collects the owned files and adds the supporting files they came from to `support`.
@@ -277,7 +273,7 @@ fn owned_files(
     db_path: &str,
     stanza: &Stanza,
     support: &mut Vec<Location>,
-) -> Vec<Value> {
+) -> Vec<PackageFile> {
     let name = stanza.get("Package");
     let arch = stanza.get("Architecture");
     let mut files = Vec::new();
@@ -410,7 +406,8 @@ fn build_package(
             metadata.insert(key.into(), json!(values));
         }
     }
-    metadata.insert("files".into(), Value::Array(files));
+    // The typed list takes this place when the metadata is rendered.
+    metadata.insert("files".into(), Value::Null);
 
     let upstream = match (source.is_empty(), source_version.is_empty()) {
         (true, _) => String::new(),
@@ -440,6 +437,7 @@ fn build_package(
         locations,
         metadata_type: "dpkg-db-entry",
         metadata: Value::Object(metadata),
+        files: Some(files),
     };
     package.cpes = cpe::generate(&package);
     Some(package)

@@ -22,7 +22,7 @@ pub mod rpm;
 pub mod ruby;
 pub mod rust;
 
-pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageType};
+pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageFile, PackageType};
 
 use std::sync::Arc;
 

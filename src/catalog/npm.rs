@@ -180,6 +180,7 @@ fn build_package(tree: &FileTree, path: &str, manifest: &Value) -> Option<Packag
         licenses,
         locations,
         metadata_type: "javascript-npm-package",
+        files: None,
         metadata,
     };
     package.cpes = cpe::generate(&package);

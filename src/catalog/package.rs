@@ -162,4 +162,216 @@ pub struct Package {
     pub metadata_type: &'static str,
     /// Ecosystem metadata in syft's JSON shape for `metadata_type`.
     pub metadata: serde_json::Value,
+    /// The files the package's own record lists (a dpkg database entry, a Python RECORD),
+    /// kept typed because an image can list hundreds of thousands of them and a
+    /// `serde_json::Value` object costs several times their text. When set, it is the
+    /// metadata's `files` field, whose value in `metadata` is only a placeholder that keeps
+    /// the field's place: see [`Package::metadata_json`].
+    pub files: Option<Vec<PackageFile>>,
+}
+
+impl Package {
+    /// The package's metadata as it is rendered: `metadata` with the typed `files` in place.
+    pub fn metadata_json(&self) -> PackageMetadata<'_> {
+        PackageMetadata(self)
+    }
+}
+
+/// Serializes a package's metadata with its typed file list in place of the placeholder.
+pub struct PackageMetadata<'a>(&'a Package);
+
+impl PackageMetadata<'_> {
+    /// The rendered metadata as a `serde_json::Value`, for readers that want to look into it.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("package metadata serializes to a value")
+    }
+}
+
+impl Serialize for PackageMetadata<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+
+        let package = self.0;
+        let (Some(files), serde_json::Value::Object(fields)) = (&package.files, &package.metadata)
+        else {
+            return package.metadata.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (key, value) in fields {
+            if key == "files" {
+                map.serialize_entry(key, files)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// One file of a package's record: its path and, where the record gives them, its digest,
+/// its size (as the record spells it) and whether it is a configuration file. Rendered as
+/// syft renders the entries of `files`: `path`, `digest` (`algorithm`, `value`), `size`,
+/// `isConfigFile`, each only when present.
+///
+/// The text of all four lives in one allocation, because a file entry is made once and read
+/// only to render it and to find package ownership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFile {
+    /// The path, the digest's algorithm, the digest's value and the size, back to back.
+    text: Box<str>,
+    path_end: u32,
+    algorithm_end: u32,
+    value_end: u32,
+    has_digest: bool,
+    has_size: bool,
+    config: Option<bool>,
+}
+
+impl PackageFile {
+    pub fn new(
+        path: &str,
+        digest: Option<(&str, &str)>,
+        size: Option<&str>,
+        config: Option<bool>,
+    ) -> Self {
+        let (algorithm, value) = digest.unwrap_or_default();
+        let size_text = size.unwrap_or_default();
+        let mut text =
+            String::with_capacity(path.len() + algorithm.len() + value.len() + size_text.len());
+        // Offsets fit in u32: the record a file list comes from is a captured file, and
+        // captured files are far smaller than 4 GiB.
+        let offset = |text: &String| u32::try_from(text.len()).expect("a file record under 4 GiB");
+        text.push_str(path);
+        let path_end = offset(&text);
+        text.push_str(algorithm);
+        let algorithm_end = offset(&text);
+        text.push_str(value);
+        let value_end = offset(&text);
+        text.push_str(size_text);
+        Self {
+            text: text.into_boxed_str(),
+            path_end,
+            algorithm_end,
+            value_end,
+            has_digest: digest.is_some(),
+            has_size: size.is_some(),
+            config,
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.text[..self.path_end as usize]
+    }
+
+    /// The digest's algorithm and value.
+    pub fn digest(&self) -> Option<(&str, &str)> {
+        self.has_digest.then(|| {
+            (
+                &self.text[self.path_end as usize..self.algorithm_end as usize],
+                &self.text[self.algorithm_end as usize..self.value_end as usize],
+            )
+        })
+    }
+
+    pub fn size(&self) -> Option<&str> {
+        self.has_size.then(|| &self.text[self.value_end as usize..])
+    }
+
+    pub fn is_config_file(&self) -> Option<bool> {
+        self.config
+    }
+}
+
+impl Serialize for PackageFile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+
+        struct FileDigest<'a>(&'a str, &'a str);
+        impl Serialize for FileDigest<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("algorithm", self.0)?;
+                map.serialize_entry("value", self.1)?;
+                map.end()
+            }
+        }
+
+        let fields = 1
+            + usize::from(self.has_digest)
+            + usize::from(self.has_size)
+            + usize::from(self.config.is_some());
+        let mut map = serializer.serialize_map(Some(fields))?;
+        map.serialize_entry("path", self.path())?;
+        if let Some((algorithm, value)) = self.digest() {
+            map.serialize_entry("digest", &FileDigest(algorithm, value))?;
+        }
+        if let Some(size) = self.size() {
+            map.serialize_entry("size", size)?;
+        }
+        if let Some(config) = self.config {
+            map.serialize_entry("isConfigFile", &config)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn package(metadata: serde_json::Value, files: Option<Vec<PackageFile>>) -> Package {
+        Package {
+            name: "demo".into(),
+            version: "1".into(),
+            kind: PackageType::Deb,
+            found_by: "test",
+            purl: String::new(),
+            cpes: Vec::new(),
+            licenses: Vec::new(),
+            locations: Vec::new(),
+            metadata_type: "dpkg-db-entry",
+            metadata,
+            files,
+        }
+    }
+
+    #[test]
+    fn typed_files_take_the_place_of_the_placeholder() {
+        let files = vec![
+            PackageFile::new("/etc/demo.conf", Some(("md5", "0a1b")), None, Some(true)),
+            PackageFile::new("/usr/bin/demo", None, None, Some(false)),
+        ];
+        let metadata = json!({"package": "demo", "files": null, "after": 1});
+        let rendered = serde_json::to_string(&package(metadata, Some(files)).metadata_json());
+        assert_eq!(
+            rendered.unwrap(),
+            r#"{"package":"demo","files":[{"path":"/etc/demo.conf","digest":{"algorithm":"md5","value":"0a1b"},"isConfigFile":true},{"path":"/usr/bin/demo","isConfigFile":false}],"after":1}"#
+        );
+    }
+
+    #[test]
+    fn metadata_without_typed_files_renders_as_it_is() {
+        // An rpm entry without files keeps its own null.
+        let metadata = json!({"name": "demo", "files": null});
+        let rendered = serde_json::to_string(&package(metadata, None).metadata_json());
+        assert_eq!(rendered.unwrap(), r#"{"name":"demo","files":null}"#);
+    }
+
+    #[test]
+    fn package_file_parts_come_back_as_given() {
+        let file = PackageFile::new("a/b.py", Some(("", "")), Some("12"), None);
+        assert_eq!(file.path(), "a/b.py");
+        assert_eq!(file.digest(), Some(("", "")));
+        assert_eq!(file.size(), Some("12"));
+        assert_eq!(file.is_config_file(), None);
+        let bare = PackageFile::new("x", None, Some(""), None);
+        assert_eq!(bare.digest(), None);
+        assert_eq!(bare.size(), Some(""));
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"path": "x", "size": ""})
+        );
+    }
 }

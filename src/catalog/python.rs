@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use crate::filesystem::FileTree;
 
 use super::registry::location;
-use super::{CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageType};
+use super::{
+    CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageFile, PackageType,
+};
 use super::{cpe, license, purl};
 
 /// The Python cataloger. It uses syft's current name, which the Engine v1 down-conversion
@@ -238,7 +240,7 @@ fn licenses(tree: &FileTree, metadata_path: &str, fields: &Metadata) -> Vec<Lice
 
 /// Reads RECORD lines (`path,hash,size`). Lines without a comma, such as merge-conflict
 /// markers, are skipped and counted.
-fn record_files(text: &str) -> (Vec<Value>, usize) {
+fn record_files(text: &str) -> (Vec<PackageFile>, usize) {
     let mut files = Vec::new();
     let mut skipped = 0;
     for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
@@ -248,18 +250,8 @@ fn record_files(text: &str) -> (Vec<Value>, usize) {
             skipped += 1;
             continue;
         };
-        let mut entry = Map::new();
-        entry.insert("path".into(), json!(path));
-        if let Some((algorithm, value)) = hash.split_once('=') {
-            entry.insert(
-                "digest".into(),
-                json!({"algorithm": algorithm, "value": value}),
-            );
-        }
-        if !size.is_empty() {
-            entry.insert("size".into(), json!(size));
-        }
-        files.push(Value::Object(entry));
+        let size = (!size.is_empty()).then_some(size);
+        files.push(PackageFile::new(path, hash.split_once('='), size, None));
     }
     (files, skipped)
 }
@@ -319,7 +311,7 @@ fn build_package(
                 .lines()
                 .map(str::trim)
                 .filter(|line| !line.is_empty())
-                .map(|line| json!({"path": line}))
+                .map(|line| PackageFile::new(line, None, None, None))
                 .collect();
             locations.extend(location(tree, &installed, Evidence::Supporting));
         }
@@ -344,9 +336,11 @@ fn build_package(
             locations.extend(location(tree, &top_level_path, Evidence::Supporting));
         }
     }
-    if !files.is_empty() {
-        metadata.insert("files".into(), Value::Array(files));
-    }
+    let files = (!files.is_empty()).then(|| {
+        // The typed list takes this place when the metadata is rendered.
+        metadata.insert("files".into(), Value::Null);
+        files
+    });
     metadata.insert("sitePackagesRootPath".into(), json!(site_packages));
     if !top_level.is_empty() {
         metadata.insert("topLevelPackages".into(), json!(top_level));
@@ -405,6 +399,7 @@ fn build_package(
         locations,
         metadata_type: "python-package",
         metadata: Value::Object(metadata),
+        files,
     };
     package.cpes = cpe::generate(&package);
     Some(package)
@@ -463,6 +458,13 @@ mod tests {
         let (files, skipped) = record_files("a.py,sha256=abc,12\n<<<<<<< HEAD\nb.pyc,,\n");
         assert_eq!(files.len(), 2);
         assert_eq!(skipped, 1);
-        assert_eq!(files[1], json!({"path": "b.pyc"}));
+        assert_eq!(
+            serde_json::to_value(&files[1]).unwrap(),
+            json!({"path": "b.pyc"})
+        );
+        assert_eq!(
+            serde_json::to_value(&files[0]).unwrap(),
+            json!({"path": "a.py", "digest": {"algorithm": "sha256", "value": "abc"}, "size": "12"})
+        );
     }
 }

@@ -278,7 +278,7 @@ fn identity(package: &Package) -> [u8; 32] {
     }
     // serde_json fails only on a writer error or a map key that is not a string. The hasher's
     // writer returns no error, and a `Value` map's keys are strings.
-    serde_json::to_writer(HashWriter(&mut hasher), &package.metadata)
+    serde_json::to_writer(HashWriter(&mut hasher), &package.metadata_json())
         .expect("metadata serializes into a hasher");
     hasher.finalize().into()
 }

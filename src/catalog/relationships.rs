@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::filesystem::{FileKind, FileTree};
 
-use super::{Location, Package, PackageType};
+use super::{Location, Package, PackageFile, PackageType};
 
 /// The relationships of one catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,7 +60,11 @@ pub fn owned_paths(package: &Package) -> Vec<&str> {
     if !is_os_package(package.kind) {
         return Vec::new();
     }
-    string_list(&package.metadata, "files", Some("path"))
+    let paths = match &package.files {
+        Some(files) => files.iter().map(PackageFile::path).collect(),
+        None => string_list(&package.metadata, "files", Some("path")),
+    };
+    paths
         .into_iter()
         .filter(|path| path.starts_with('/'))
         .collect()

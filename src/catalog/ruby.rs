@@ -263,6 +263,7 @@ fn build_package(tree: &FileTree, path: &str, spec: Gemspec) -> Package {
         licenses,
         locations,
         metadata_type: "ruby-gemspec",
+        files: None,
         metadata: Value::Object(metadata),
     };
     package.cpes = cpe::generate(&package);

@@ -143,6 +143,7 @@ fn crate_package(entry: &AuditPackage, location: &super::Location) -> Package {
         licenses: Vec::new(),
         locations: vec![location.clone()],
         metadata_type: "rust-cargo-audit-entry",
+        files: None,
         metadata: json!({
             "name": entry.name,
             "version": entry.version,

@@ -160,7 +160,7 @@ impl Serialize for Artifact<'_> {
         map.serialize_entry("cpes", &cpes)?;
         map.serialize_entry("purl", &package.purl)?;
         map.serialize_entry("metadataType", &package.metadata_type)?;
-        map.serialize_entry("metadata", &package.metadata)?;
+        map.serialize_entry("metadata", &package.metadata_json())?;
         map.end()
     }
 }

@@ -164,6 +164,7 @@ fn module_package(
         licenses: Vec::new(),
         locations: vec![facts.location.clone()],
         metadata_type: "go-module-buildinfo-entry",
+        files: None,
         metadata: Value::Object(metadata),
     }
 }
@@ -192,6 +193,7 @@ fn stdlib_package(facts: &BinaryFacts<'_>) -> Package {
         }],
         locations: vec![facts.location.clone()],
         metadata_type: "go-module-buildinfo-entry",
+        files: None,
         metadata: Value::Object(metadata),
     }
 }

@@ -450,6 +450,7 @@ fn finish(package: JavaPackage, location: &Location) -> Package {
         licenses: package.licenses,
         locations: vec![location.clone()],
         metadata_type: "java-archive",
+        files: None,
         metadata: Value::Object(metadata),
     }
 }

@@ -228,6 +228,7 @@ fn to_package(
         licenses,
         locations: vec![location.clone()],
         metadata_type: "rpm-db-entry",
+        files: None,
         metadata,
     }
 }
