@@ -13,6 +13,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher as _;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ pub enum LayerEntryKind {
 pub struct LayerEntry {
     /// Normalised absolute path. For a whiteout it is the deleted path, for an opaque marker the
     /// directory.
-    pub path: String,
+    pub path: Box<str>,
     pub kind: LayerEntryKind,
     /// Permission and special bits (`0o7777` mask) from the header.
     pub mode: u32,
@@ -63,7 +64,7 @@ pub struct LayerEntry {
     pub uid: u64,
     pub gid: u64,
     /// For a tar hardlink: the normalised path of the earlier entry in this layer it links to.
-    pub hardlink_to: Option<String>,
+    pub hardlink_to: Option<Box<str>>,
 }
 
 /// A condition in a layer that does not stop the scan but loses information.
@@ -668,12 +669,14 @@ fn scan<P: CapturePolicy + ?Sized>(
         contents: HashMap::new(),
         extracts: HashMap::new(),
         warnings: Vec::new(),
-        latest: HashMap::new(),
+        latest: hashbrown::HashTable::new(),
+        hasher: hashbrown::DefaultHashBuilder::default(),
         scratch: Vec::new(),
     };
 
     if !hashed {
         let total = walk_stream(&mut walk, stored, compression, None, None)?;
+        walk.finish();
         let nothing = Digest::of(b"");
         let scan = LayerScan {
             diff_id: nothing.clone(),
@@ -702,6 +705,7 @@ fn scan<P: CapturePolicy + ?Sized>(
         (walked, blob, tar)
     });
     walked?;
+    walk.finish();
 
     // NOTE: some tar readers take a clean stop after an entry, without end blocks, as the end
     // of the archive. Such a layer is rejected here as truncated, because a cut stream looks
@@ -937,14 +941,23 @@ struct Walk<'a> {
     contents: HashMap<String, Arc<[u8]>>,
     extracts: HashMap<String, Extracts>,
     warnings: Vec<LayerWarning>,
-    /// Index into `entries` of the latest entry for each path, for hardlink targets.
-    latest: HashMap<String, usize>,
+    /// Index into `entries` of the latest entry for each path, for hardlink targets, found by
+    /// the hash of the path. The path itself is the entry's, so it is not stored twice.
+    latest: hashbrown::HashTable<usize>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// The buffer a claimed file is read into for its extractors, kept between files. It
     /// contains at most [`SPOOL_IN_MEMORY`] bytes.
     scratch: Vec<u8>,
 }
 
 impl Walk<'_> {
+    /// Frees what only the walk needed. A layer's entries are kept until every layer is read,
+    /// so the room a growing vector keeps spare (up to half of it) is given back here.
+    fn finish(&mut self) {
+        self.latest = hashbrown::HashTable::new();
+        self.entries.shrink_to_fit();
+    }
+
     fn read_entries(
         &mut self,
         stream: &mut (impl Read + Seek),
@@ -1054,7 +1067,7 @@ impl Walk<'_> {
             self.extracts.remove(&path);
         }
         self.push(LayerEntry {
-            path,
+            path: path.into(),
             kind: LayerEntryKind::File(kind),
             mode,
             size,
@@ -1171,7 +1184,11 @@ impl Walk<'_> {
 
     fn push_hardlink(&mut self, path: String, raw_target: &str, mode: u32, uid: u64, gid: u64) {
         let target = normalize_path(raw_target).unwrap_or_else(|| "/".to_owned());
-        let found = self.latest.get(&target).map(|&index| &self.entries[index]);
+        let hash = self.hasher.hash_one(target.as_str());
+        let found = self
+            .latest
+            .find(hash, |&index| *self.entries[index].path == *target)
+            .map(|&index| &self.entries[index]);
         let (kind, size) = match found {
             Some(LayerEntry {
                 kind: LayerEntryKind::File(kind),
@@ -1189,13 +1206,13 @@ impl Walk<'_> {
                     ),
                 });
                 self.push(LayerEntry {
-                    path,
+                    path: path.into(),
                     kind: LayerEntryKind::File(FileKind::Regular),
                     mode,
                     size: 0,
                     uid,
                     gid,
-                    hardlink_to: Some(target),
+                    hardlink_to: Some(target.into()),
                 });
                 return;
             }
@@ -1226,19 +1243,19 @@ impl Walk<'_> {
             }
         }
         self.push(LayerEntry {
-            path,
+            path: path.into(),
             kind: LayerEntryKind::File(kind),
             mode,
             size,
             uid,
             gid,
-            hardlink_to: Some(target),
+            hardlink_to: Some(target.into()),
         });
     }
 
     fn push_marker(&mut self, path: String, kind: LayerEntryKind, mode: u32, uid: u64, gid: u64) {
         self.entries.push(LayerEntry {
-            path,
+            path: path.into(),
             kind,
             mode,
             size: 0,
@@ -1249,7 +1266,20 @@ impl Walk<'_> {
     }
 
     fn push(&mut self, entry: LayerEntry) {
-        self.latest.insert(entry.path.clone(), self.entries.len());
+        let index = self.entries.len();
+        let hash = self.hasher.hash_one(&*entry.path);
+        let entries = &self.entries;
+        let hasher = &self.hasher;
+        match self.latest.entry(
+            hash,
+            |&other| entries[other].path == entry.path,
+            |&other| hasher.hash_one(&*entries[other].path),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut found) => *found.get_mut() = index,
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(index);
+            }
+        }
         self.entries.push(entry);
     }
 }
@@ -1384,7 +1414,7 @@ mod tests {
         let sizes: Vec<(&str, u64)> = scan
             .entries
             .iter()
-            .map(|entry| (entry.path.as_str(), entry.size))
+            .map(|entry| (&*entry.path, entry.size))
             .collect();
         assert_eq!(
             sizes,
@@ -1540,7 +1570,7 @@ mod tests {
         let scan = scan_layer(&tar[..], &HeadOnly, &limits(2047)).unwrap();
         assert_eq!(scan.diff_id, Digest::of(&tar));
         assert_eq!(scan.entries.len(), 2);
-        assert_eq!(scan.entries[1].path, format!("/{long_name}"));
+        assert_eq!(*scan.entries[1].path, format!("/{long_name}"));
 
         let error = scan_layer(&tar[..], &HeadOnly, &limits(2046)).unwrap_err();
         assert!(

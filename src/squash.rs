@@ -61,8 +61,8 @@ impl Squasher {
             };
             let (captured, extracted) = if kind == FileKind::Regular {
                 (
-                    contents.get(&entry.path).cloned(),
-                    extracts.get(&entry.path).cloned(),
+                    contents.get(&*entry.path).cloned(),
+                    extracts.get(&*entry.path).cloned(),
                 )
             } else {
                 (None, None)
@@ -102,20 +102,20 @@ impl Squasher {
 
         self.retire(&entry.path);
         if let Some(bytes) = captured {
-            self.tree.contents.insert(entry.path.clone(), bytes);
+            self.tree.contents.insert(entry.path.to_string(), bytes);
         }
         if let Some(results) = extracted {
-            self.tree.extracts.insert(entry.path.clone(), results);
+            self.tree.extracts.insert(entry.path.to_string(), results);
         }
         self.tree.entries.insert(FileEntry {
-            path: entry.path,
+            path: entry.path.into(),
             kind,
             mode: entry.mode,
             size: entry.size,
             uid: entry.uid,
             gid: entry.gid,
             layer,
-            hardlink_to: entry.hardlink_to,
+            hardlink_to: entry.hardlink_to.map(String::from),
         });
     }
 

@@ -272,7 +272,7 @@ fn hardlink_shares_contents_in_layer() {
     let link = scanned
         .entries
         .iter()
-        .find(|entry| entry.path == "/data/link")
+        .find(|entry| &*entry.path == "/data/link")
         .unwrap();
     assert_eq!(link.hardlink_to.as_deref(), Some("/data/original"));
     assert_eq!(link.size, 12);
@@ -525,7 +525,7 @@ fn entry_metadata_is_recorded() {
     let bytes = layer(&[Item::File("bin/tool", b"#!/bin/sh\n")]);
     let scanned = scan(&bytes);
     let entry = &scanned.entries[0];
-    assert_eq!(entry.path, "/bin/tool");
+    assert_eq!(&*entry.path, "/bin/tool");
     assert_eq!(entry.mode, 0o644);
     assert_eq!(entry.uid, 1000);
     assert_eq!(entry.gid, 1001);
