@@ -109,6 +109,28 @@ fn finish(
     }
 }
 
+/// Times the phases of a run for `INLINE_SCAN_LOG=inline_scan=debug` (or `--verbose`), so a
+/// benchmark can tell which phase moved.
+struct PhaseClock {
+    last: std::time::Instant,
+}
+
+impl PhaseClock {
+    fn start() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// Logs the time since the previous lap as the time of `phase`.
+    fn lap(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        let ms = now.duration_since(self.last).as_secs_f64() * 1000.0;
+        tracing::debug!(phase, ms = format_args!("{ms:.1}"), "phase finished");
+        self.last = now;
+    }
+}
+
 async fn run_steps(
     settings: &Settings,
     cancel: CancellationToken,
@@ -120,8 +142,10 @@ async fn run_steps(
     }
     let catalogers: Arc<Vec<Box<dyn Cataloger>>> =
         Arc::new(catalog::registry::default_catalogers());
+    let mut clock = PhaseClock::start();
     progress.step(format!("reading {}", settings.image_input));
     let mut image = read_source(settings, catalogers.clone(), progress).await?;
+    clock.lap("read");
     if cancel.is_cancelled() {
         return Err(Error::Interrupted);
     }
@@ -137,6 +161,7 @@ async fn run_steps(
             .await
             .expect("the cataloging task does not panic")
     };
+    clock.lap("catalog");
     result.warnings = warnings.iter().map(ToString::to_string).collect();
     for warning in &warnings {
         tracing::warn!("{warning}");
@@ -162,9 +187,11 @@ async fn run_steps(
         }),
     };
     let sbom = syft_json::render(&input);
+    clock.lap("render");
     // A `docker save` file's layer digests were computed on other threads while the image was
     // cataloged. Nothing derived from the image leaves the process before they are checked.
     image.verify()?;
+    clock.lap("verify");
     for output in &settings.sbom_outputs {
         if output.format == SbomFormat::SyftJson {
             write_sbom(&output.target, output.format, &sbom)?;
@@ -178,6 +205,8 @@ async fn run_steps(
             }
         }
     }
+
+    clock.lap("write");
 
     let env = |name: &str| std::env::var(name).ok();
     if settings.report.resolve(&env) == Some(crate::report::platform::Platform::Gitlab) {

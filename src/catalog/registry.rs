@@ -148,6 +148,7 @@ fn catalog_tree(
         // A bug in one cataloger must not stop the analysis: its packages are lost, the rest of
         // the image is still cataloged, and the failure is reported as a warning.
         let mut own_warnings = Vec::new();
+        let started = std::time::Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             cataloger.catalog(tree, env, &mut own_warnings)
         }));
@@ -171,6 +172,7 @@ fn catalog_tree(
         tracing::debug!(
             cataloger = cataloger.name(),
             packages = found.len(),
+            ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
             "cataloger finished"
         );
         packages.extend(found);
