@@ -783,7 +783,7 @@ const HASH_READ: usize = 1024 * 1024;
 /// uncompressed stream allows.
 ///
 /// A compressed blob is decompressed on a thread of its own, which hands the tar stream to the
-/// walk in chunks: the inflate of one gzip stream cannot be split, so it runs alone on its
+/// walk in chunks. The inflate of one gzip stream cannot be split, so it runs alone on its
 /// core, and the walk and the hashing share the other.
 fn walk_stream(
     walk: &mut Walk<'_>,
@@ -870,8 +870,8 @@ fn walk_tar<R: Read>(
 /// Chunks of decompressed tar stream that the decoding thread may be ahead of the walk.
 const DECODED_QUEUE: usize = 4;
 
-/// The decoding thread of a compressed blob: sends the decompressed tar stream to `chunks` in
-/// chunks of [`TAR_CHUNK`] bytes, and a decoding error in its place. Then it reads the blob to
+/// Decompresses a compressed blob on the decoding thread and sends the tar stream to `chunks`
+/// in chunks of [`TAR_CHUNK`] bytes, or a decoding error in their place. Then it reads the blob to
 /// its end, because bytes after the compressed stream still belong to the blob and its
 /// digest, and returns the error of that read. It stops early once the walk drops `chunks`.
 fn decode_chunks(

@@ -171,7 +171,8 @@ pub struct Package {
 }
 
 impl Package {
-    /// The package's metadata as it is rendered: `metadata` with the typed `files` in place.
+    /// Returns the package's metadata as it is rendered: `metadata` with the typed `files` in
+    /// place.
     pub fn metadata_json(&self) -> PackageMetadata<'_> {
         PackageMetadata(self)
     }
@@ -181,7 +182,7 @@ impl Package {
 pub struct PackageMetadata<'a>(&'a Package);
 
 impl PackageMetadata<'_> {
-    /// The rendered metadata as a `serde_json::Value`, for readers that want to look into it.
+    /// Converts the rendered metadata to a `serde_json::Value`, for code that reads its fields.
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("package metadata serializes to a value")
     }
@@ -263,7 +264,7 @@ impl PackageFile {
         &self.text[..self.path_end as usize]
     }
 
-    /// The digest's algorithm and value.
+    /// Returns the digest's algorithm and value.
     pub fn digest(&self) -> Option<(&str, &str)> {
         self.has_digest.then(|| {
             (
@@ -338,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn typed_files_take_the_place_of_the_placeholder() {
+    fn typed_files_replace_placeholder() {
         let files = vec![
             PackageFile::new("/etc/demo.conf", Some(("md5", "0a1b")), None, Some(true)),
             PackageFile::new("/usr/bin/demo", None, None, Some(false)),
@@ -352,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn metadata_without_typed_files_renders_as_it_is() {
+    fn untyped_metadata_renders_unchanged() {
         // An rpm entry without files keeps its own null.
         let metadata = json!({"name": "demo", "files": null});
         let rendered = serde_json::to_string(&package(metadata, None).metadata_json());
@@ -360,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn package_file_parts_come_back_as_given() {
+    fn package_file_parts_round_trip() {
         let file = PackageFile::new("a/b.py", Some(("", "")), Some("12"), None);
         assert_eq!(file.path(), "a/b.py");
         assert_eq!(file.digest(), Some(("", "")));

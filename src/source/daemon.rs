@@ -459,7 +459,7 @@ fn export_stream(
 /// Docker sends the export in HTTP chunks of 32 KiB. Handing each one to the reading thread
 /// on its own costs two wake-ups between threads a chunk, and that hand-off, not the reading,
 /// limited a daemon run. A task on the runtime gathers the chunks into batches instead: it
-/// sends a batch once it holds [`EXPORT_BATCH_BYTES`], or at once while the reader waits.
+/// sends a batch once it contains [`EXPORT_BATCH_BYTES`], or at once while the reader waits.
 pub fn export_reader(daemon: &Daemon, image_id: &Digest) -> impl Read + Send + 'static {
     export_reader_from(export_stream(
         daemon,
@@ -568,7 +568,7 @@ impl Read for BatchReader {
                 Ok(batch) => Some(batch),
                 Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
                 Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                    // Tell the task to send the chunks it holds, then wait for them.
+                    // Tell the task to send the chunks it has gathered, then wait for them.
                     self.reader_waits.notify_one();
                     self.batches.blocking_recv()
                 }
@@ -1042,7 +1042,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn batch_reader_returns_every_chunk_in_order() {
+    async fn batch_reader_keeps_chunk_order() {
         // 300 chunks of 32 KiB: more than one full batch, and a partial one at the end.
         let chunks = numbered_chunks(300, 32 * 1024);
         let expected: Vec<u8> = chunks.iter().flat_map(|chunk| chunk.to_vec()).collect();
@@ -1054,7 +1054,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn batch_reader_gets_held_chunks_while_the_stream_waits() {
+    async fn batch_reader_sends_partial_batch() {
         // One small chunk, then a stream that never ends: the reader must still get the chunk
         // instead of waiting for a full batch.
         let stream = futures_util::stream::iter([Ok(Bytes::from_static(b"first"))])
@@ -1073,7 +1073,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn batch_reader_reports_the_error_after_the_bytes_before_it() {
+    async fn batch_reader_error_after_bytes() {
         let mut items: Vec<Result<Bytes, DaemonError>> =
             numbered_chunks(5, 1000).into_iter().map(Ok).collect();
         items.push(Err(DaemonError::ExportStalled {
@@ -1095,7 +1095,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn batch_reader_dropped_early_ends_the_stream() {
+    async fn batch_reader_drop_stops_stream() {
         // The task must stop pulling from the export once the reader is gone, so the request
         // is dropped rather than read to its end.
         let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
