@@ -162,19 +162,10 @@ async fn run_steps(
             .expect("the cataloging task does not panic")
     };
     clock.lap("catalog");
-    result.warnings = warnings.iter().map(ToString::to_string).collect();
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
-    result.distro = catalog.distro.as_ref().map(|d| DistroSummary {
-        id: d.id.clone(),
-        version_id: d.version_id.clone(),
-        pretty_name: d.pretty_name.clone(),
-    });
-    result.packages = Some(PackageCounts::from(&catalog));
-
     let identity = Identity::resolve(&image, &settings.identity)?;
-    result.identity = Some(IdentitySummary::from(&identity));
 
     let input = SbomInput {
         user_input: &settings.image_input,
@@ -192,6 +183,16 @@ async fn run_steps(
     // cataloged. Nothing derived from the image leaves the process before they are checked.
     image.verify()?;
     clock.lap("verify");
+    // The run's result gets the packages and the identity only once the digests are checked,
+    // so the summary of an image that fails the check shows none.
+    result.warnings = warnings.iter().map(ToString::to_string).collect();
+    result.distro = catalog.distro.as_ref().map(|d| DistroSummary {
+        id: d.id.clone(),
+        version_id: d.version_id.clone(),
+        pretty_name: d.pretty_name.clone(),
+    });
+    result.packages = Some(PackageCounts::from(&catalog));
+    result.identity = Some(IdentitySummary::from(&identity));
     for output in &settings.sbom_outputs {
         if output.format == SbomFormat::SyftJson {
             write_sbom(&output.target, output.format, &sbom)?;

@@ -126,6 +126,14 @@ pub enum LayerError {
     HeaderTooLarge { path: String, limit: u64 },
 }
 
+impl LayerError {
+    /// Tells whether the layer passed a size limit (`--max-layer-size`,
+    /// `--max-tar-header-size`) rather than being damaged.
+    pub fn is_limit(&self) -> bool {
+        matches!(self, Self::TooLarge { .. } | Self::HeaderTooLarge { .. })
+    }
+}
+
 /// The number of leading bytes of a regular file that [`Extractor::claims`] receives.
 pub const HEAD_LEN: usize = 64;
 /// A claimed file up to this size is buffered in memory for its extractors. A larger one is

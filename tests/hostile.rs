@@ -136,6 +136,10 @@ fn assert_rejected(run: &Run, expected: i32, needles: &[&str]) {
         "an SBOM was written for a rejected image"
     );
     assert!(
+        !stderr.contains("\n  packages  "),
+        "the summary of a rejected image counts packages: {stderr}"
+    );
+    assert!(
         run.fake.operations().is_empty(),
         "an import was started: {:?}",
         run.fake.operations()
@@ -430,6 +434,12 @@ async fn decompression_bomb_over_limit_exit_2() {
     let (_dir, arg, _) = archive_arg(&docker_archive(&[layer], "hostile/bomb:1"));
     let run = analyze(&arg, &["--max-layer-size", "8388608"]).await;
     assert_rejected(&run, 2, &["0/layer.tar", "8388608", "--max-layer-size"]);
+    // A layer past the limit is rejected, not damaged: no advice to write the image again.
+    assert!(
+        !run.stderr().contains("truncated or corrupt"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[tokio::test]

@@ -54,10 +54,7 @@ pub enum SourceError {
         limit: u64,
     },
 
-    #[error(
-        "layer {layer} in {description} is truncated or corrupt: {source}; write the image \
-         again"
-    )]
+    #[error("layer {layer} in {description} {}", layer_failure(.source))]
     LayerCorrupt {
         description: String,
         layer: String,
@@ -191,5 +188,15 @@ impl SourceError {
             | Self::InvalidPlatform { .. } => ExitCode::Failure,
             _ => ExitCode::AnalysisFailed,
         }
+    }
+}
+
+/// Describes the failure of one layer. A layer past a limit was rejected, and any other failure
+/// means the layer is damaged, so the image has to be written again.
+fn layer_failure(source: &LayerError) -> String {
+    if source.is_limit() {
+        format!("was rejected: {source}")
+    } else {
+        format!("is truncated or corrupt: {source}; write the image again")
     }
 }
