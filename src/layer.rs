@@ -551,7 +551,7 @@ impl<R: Read> TarTap<R> {
             },
             None => {
                 let mut buffer = self.spare.try_recv().unwrap_or_default();
-                fill_chunk(&mut self.inner, &mut buffer)?;
+                fill_chunk(&mut self.inner, &mut buffer, TAR_CHUNK)?;
                 buffer
             }
         };
@@ -903,12 +903,13 @@ fn decode_chunks(
         };
         loop {
             let mut buffer = spare.try_recv().unwrap_or_default();
-            if let Err(error) = fill_chunk(&mut decoded, &mut buffer) {
-                let _ = chunks.send(Err(error));
-                return Ok(());
-            }
-            if buffer.is_empty() {
-                break;
+            match fill_chunk(&mut decoded, &mut buffer, TAR_CHUNK) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) => {
+                    let _ = chunks.send(Err(error));
+                    return Ok(());
+                }
             }
             if chunks.send(Ok(buffer)).is_err() {
                 // The walk has stopped and reports why.
@@ -920,24 +921,26 @@ fn decode_chunks(
     io::copy(&mut blob, &mut io::sink()).map(drop)
 }
 
-/// Fills `buffer` with up to [`TAR_CHUNK`] bytes of `reader`; it is empty at the end.
-fn fill_chunk(reader: &mut impl Read, buffer: &mut Vec<u8>) -> io::Result<()> {
-    // A reused buffer is already initialised, so this zeroes only what a short chunk left.
-    buffer.resize(TAR_CHUNK, 0);
+/// Reads up to `size` bytes of `reader` into `buffer`, reusing its allocation, and returns
+/// the bytes read: 0 at the end of the stream. A reused buffer is already initialised, so
+/// only what a shorter chunk left is zeroed.
+pub(crate) fn fill_chunk(
+    reader: &mut impl Read,
+    buffer: &mut Vec<u8>,
+    size: usize,
+) -> io::Result<usize> {
+    buffer.resize(size, 0);
     let mut filled = 0;
-    while filled < TAR_CHUNK {
+    while filled < size {
         match reader.read(&mut buffer[filled..]) {
             Ok(0) => break,
             Ok(read) => filled += read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => {
-                buffer.clear();
-                return Err(error);
-            }
+            Err(error) => return Err(error),
         }
     }
     buffer.truncate(filled);
-    Ok(())
+    Ok(filled)
 }
 
 /// The state of one layer walk.

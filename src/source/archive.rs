@@ -42,7 +42,7 @@ use crate::filesystem::normalize_path;
 use crate::layer::CapturePolicy;
 use crate::layer::{
     FileRange, ForwardSeek, Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end,
-    finish_entry, scan_layer, scan_layer_unhashed, shorten,
+    fill_chunk, finish_entry, scan_layer, scan_layer_unhashed, shorten,
 };
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
@@ -341,7 +341,7 @@ fn stream_member(
     }
     loop {
         let mut chunk = spare.try_recv().unwrap_or_default();
-        let read = fill_chunk(entry, &mut chunk);
+        let read = fill_chunk(entry, &mut chunk, CHUNK_SIZE);
         match read {
             Ok(0) => break,
             Ok(count) => {
@@ -366,23 +366,6 @@ fn stream_member(
         return Err(io::Error::new(io::ErrorKind::UnexpectedEof, message));
     }
     Ok(())
-}
-
-/// Reads up to [`CHUNK_SIZE`] bytes into `chunk`, reusing its buffer: a buffer that held a
-/// full chunk before is not zeroed again. Returns the bytes read, 0 at the end of the member.
-fn fill_chunk(entry: &mut impl Read, chunk: &mut Vec<u8>) -> io::Result<usize> {
-    chunk.resize(CHUNK_SIZE, 0);
-    let mut filled = 0;
-    while filled < CHUNK_SIZE {
-        match entry.read(&mut chunk[filled..]) {
-            Ok(0) => break,
-            Ok(read) => filled += read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    chunk.truncate(filled);
-    Ok(filled)
 }
 
 impl ArchiveContents {
