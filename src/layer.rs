@@ -303,7 +303,7 @@ impl<R: Read> Read for BlobTap<R> {
 /// for the [`HeaderGuard`] as read ones do, so its offset stays the tar reader's.
 struct TarTap<R> {
     inner: R,
-    /// Chunks from the thread that decompresses `inner` instead, for a compressed blob.
+    /// Chunks from the decoding thread of a compressed blob, read in place of `inner`.
     decoded: Option<Receiver<io::Result<Vec<u8>>>>,
     /// The hashing thread, or `None` when the caller hashes the tar stream itself.
     hashes: Option<SyncSender<HashInput>>,
@@ -879,9 +879,11 @@ fn walk_tar<R: Read>(
 const DECODED_QUEUE: usize = 4;
 
 /// Decompresses a compressed blob on the decoding thread and sends the tar stream to `chunks`
-/// in chunks of [`TAR_CHUNK`] bytes, or a decoding error in their place. Then it reads the blob to
-/// its end, because bytes after the compressed stream still belong to the blob and its
-/// digest, and returns the error of that read. It stops early once the walk drops `chunks`.
+/// in chunks of [`TAR_CHUNK`] bytes, or a decoding error in their place. It stops early once
+/// the walk drops `chunks`.
+///
+/// After the compressed stream, the blob is read to its end, because trailing bytes still
+/// belong to the blob and its digest. The error of that read is returned.
 fn decode_chunks(
     stored: impl Read,
     compression: Compression,

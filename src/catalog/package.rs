@@ -162,11 +162,11 @@ pub struct Package {
     pub metadata_type: &'static str,
     /// Ecosystem metadata in syft's JSON shape for `metadata_type`.
     pub metadata: serde_json::Value,
-    /// The files the package's own record lists (a dpkg database entry, a Python RECORD),
-    /// kept typed because an image can list hundreds of thousands of them and a
-    /// `serde_json::Value` object costs several times their text. When set, it is the
-    /// metadata's `files` field, whose value in `metadata` is only a placeholder that keeps
-    /// the field's place: see [`Package::metadata_json`].
+    /// Files listed by the package's own record (a dpkg database entry, a Python RECORD).
+    /// They are typed because an image can list hundreds of thousands, and a
+    /// `serde_json::Value` object costs several times their text. When set, this list is the
+    /// metadata's `files` field, and `metadata` keeps only a null in that field's place (see
+    /// [`Package::metadata_json`]).
     pub files: Option<Vec<PackageFile>>,
 }
 
@@ -210,8 +210,8 @@ impl Serialize for PackageMetadata<'_> {
 }
 
 /// One file of a package's record: its path and, where the record gives them, its digest,
-/// its size (as the record spells it) and whether it is a configuration file. Rendered as
-/// syft renders the entries of `files`: `path`, `digest` (`algorithm`, `value`), `size`,
+/// its size (as the record spells it) and whether it is a configuration file. It renders as
+/// syft's entries of `files` do, with `path`, `digest` (`algorithm`, `value`), `size` and
 /// `isConfigFile`, each only when present.
 ///
 /// The text of all four lives in one allocation, because a file entry is made once and read
@@ -239,8 +239,8 @@ impl PackageFile {
         let size_text = size.unwrap_or_default();
         let mut text =
             String::with_capacity(path.len() + algorithm.len() + value.len() + size_text.len());
-        // Offsets fit in u32: the record a file list comes from is a captured file, and
-        // captured files are far smaller than 4 GiB.
+        // Offsets fit in u32, because a file list comes from a captured file, and a captured
+        // file is at most 512 MiB (`Limits::max_captured_file`).
         let offset = |text: &String| u32::try_from(text.len()).expect("a file record under 4 GiB");
         text.push_str(path);
         let path_end = offset(&text);

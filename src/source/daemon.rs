@@ -456,10 +456,10 @@ fn export_stream(
 /// A second inspection would add a round trip before the daemon starts the export, and the
 /// export is the slowest part of a daemon run.
 ///
-/// Docker sends the export in HTTP chunks of 32 KiB. Handing each one to the reading thread
-/// on its own costs two wake-ups between threads a chunk, and that hand-off, not the reading,
-/// limited a daemon run. A task on the runtime gathers the chunks into batches instead: it
-/// sends a batch once it contains [`EXPORT_BATCH_BYTES`], or at once while the reader waits.
+/// Docker sends the export in HTTP chunks of 32 KiB. Handing each chunk to the reading thread
+/// on its own costs two wake-ups between threads per chunk, which limited a daemon run more
+/// than the reading did. So a task on the runtime gathers the chunks into batches. It sends
+/// a batch once it contains [`EXPORT_BATCH_BYTES`], or at once while the reader waits.
 pub fn export_reader(daemon: &Daemon, image_id: &Digest) -> impl Read + Send + 'static {
     export_reader_from(export_stream(
         daemon,
@@ -494,7 +494,7 @@ fn export_reader_from(
                 next = stream.next() => Some(next),
             };
             let send = match next {
-                // The reader waits: it gets what is here.
+                // The reader is waiting, so it gets the chunks gathered so far.
                 None => Ok(std::mem::take(&mut batch)),
                 Some(Some(Ok(chunk))) => {
                     batched += chunk.len();
@@ -521,7 +521,8 @@ fn export_reader_from(
                 }
             };
             batched = 0;
-            // A closed channel means the reader is gone: dropping the stream ends the request.
+            // A closed channel means the reader is gone, and dropping the stream ends the
+            // request.
             if sender.send(send).await.is_err() {
                 return;
             }
@@ -1043,7 +1044,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batch_reader_keeps_chunk_order() {
-        // 300 chunks of 32 KiB: more than one full batch, and a partial one at the end.
+        // 300 chunks of 32 KiB make more than one full batch and a partial one at the end.
         let chunks = numbered_chunks(300, 32 * 1024);
         let expected: Vec<u8> = chunks.iter().flat_map(|chunk| chunk.to_vec()).collect();
         let stream = futures_util::stream::iter(chunks.into_iter().map(Ok));
@@ -1055,8 +1056,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batch_reader_sends_partial_batch() {
-        // One small chunk, then a stream that never ends: the reader must still get the chunk
-        // instead of waiting for a full batch.
+        // One small chunk comes before a stream that never ends. The reader must still get the
+        // chunk instead of waiting for a full batch.
         let stream = futures_util::stream::iter([Ok(Bytes::from_static(b"first"))])
             .chain(futures_util::stream::pending());
         let mut reader = export_reader_from(stream);
