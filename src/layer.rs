@@ -28,6 +28,10 @@ use crate::filesystem::{FileKind, normalize_path};
 use crate::source::compression;
 use crate::source::{Compression, Limits};
 
+mod entries;
+
+pub use entries::{LayerEntries, LayerEntry, LayerEntryKind, NewEntry, TextFull};
+
 /// The basename that marks a directory as opaque: lower layers' children are hidden.
 pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
 /// The basename prefix that deletes the lower path named by the rest of the basename.
@@ -38,34 +42,6 @@ const AUFS_META_PREFIX: &str = ".wh..wh.";
 
 /// The size of a tar block. The archive ends with two zero blocks.
 const TAR_BLOCK: u64 = 512;
-
-/// The effect of one layer entry on the squashed file system.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LayerEntryKind {
-    /// The entry adds or replaces a file of this kind at its path.
-    File(FileKind),
-    /// A `.wh.NAME` marker: the path (already without the prefix) and its subtree are deleted.
-    Whiteout,
-    /// A `.wh..wh..opq` marker: the children that lower layers put in this directory are hidden.
-    OpaqueDirectory,
-}
-
-/// One entry of a layer tar, as the walk recorded it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerEntry {
-    /// Normalised absolute path. For a whiteout it is the deleted path, for an opaque marker the
-    /// directory.
-    pub path: Box<str>,
-    pub kind: LayerEntryKind,
-    /// Permission and special bits (`0o7777` mask) from the header.
-    pub mode: u32,
-    /// Size in bytes. A hardlink takes the size of its target.
-    pub size: u64,
-    pub uid: u64,
-    pub gid: u64,
-    /// For a tar hardlink: the normalised path of the earlier entry in this layer it links to.
-    pub hardlink_to: Option<Box<str>>,
-}
 
 /// A condition in a layer that does not stop the scan but loses information.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +61,7 @@ pub struct LayerScan {
     pub uncompressed_size: u64,
     pub compression: Compression,
     /// Entries in archive order. A path may appear more than once, and the later entry wins.
-    pub entries: Vec<LayerEntry>,
+    pub entries: LayerEntries,
     /// Captured contents of regular files, by normalised path, as of the last entry for a path.
     pub contents: HashMap<String, Arc<[u8]>>,
     /// Extractor results for regular files, by normalised path, as of the last entry for a path.
@@ -673,7 +649,7 @@ fn scan<P: CapturePolicy + ?Sized>(
         wants: &wants,
         extractors: capture.extractors(),
         limits,
-        entries: Vec::new(),
+        entries: LayerEntries::default(),
         contents: HashMap::new(),
         extracts: HashMap::new(),
         warnings: Vec::new(),
@@ -782,8 +758,9 @@ pub fn hash_file_range(file: &std::fs::File, offset: u64, size: u64) -> io::Resu
     })
 }
 
-/// The bytes [`hash_file_range`] reads at a time.
-const HASH_READ: usize = 1024 * 1024;
+/// The bytes [`hash_file_range`] reads at a time. It stays below the allocator's mmap threshold
+/// (src/memory.rs), so each layer's buffer comes from the heap, not from fresh zeroed pages.
+const HASH_READ: usize = 512 * 1024;
 
 /// Decompresses `stored` and walks the tar stream to its very end, sending the bytes on both
 /// sides of the decoder to the hashing thread.
@@ -867,7 +844,7 @@ fn walk_tar<R: Read>(
             path: walk
                 .entries
                 .last()
-                .map_or_else(|| "the start of the layer".to_owned(), |e| shorten(&e.path)),
+                .map_or_else(|| "the start of the layer".to_owned(), |e| shorten(e.path)),
             limit: walk.limits.max_tar_header,
         });
     }
@@ -950,7 +927,7 @@ struct Walk<'a> {
     wants: &'a dyn Fn(&str) -> bool,
     extractors: Vec<&'a dyn Extractor>,
     limits: &'a Limits,
-    entries: Vec<LayerEntry>,
+    entries: LayerEntries,
     contents: HashMap<String, Arc<[u8]>>,
     extracts: HashMap<String, Extracts>,
     warnings: Vec<LayerWarning>,
@@ -1017,14 +994,7 @@ impl Walk<'_> {
         let (parent, name) = split_parent(&path);
         if name == OPAQUE_MARKER {
             let directory = if parent.is_empty() { "/" } else { parent };
-            self.push_marker(
-                directory.to_owned(),
-                LayerEntryKind::OpaqueDirectory,
-                mode,
-                uid,
-                gid,
-            );
-            return Ok(());
+            return self.push_marker(directory, LayerEntryKind::OpaqueDirectory, mode, uid, gid);
         }
         if name.starts_with(AUFS_META_PREFIX) {
             return Ok(());
@@ -1039,14 +1009,8 @@ impl Walk<'_> {
                 });
                 return Ok(());
             }
-            self.push_marker(
-                format!("{parent}/{deleted}"),
-                LayerEntryKind::Whiteout,
-                mode,
-                uid,
-                gid,
-            );
-            return Ok(());
+            let deleted = format!("{parent}/{deleted}");
+            return self.push_marker(&deleted, LayerEntryKind::Whiteout, mode, uid, gid);
         }
 
         let kind = match entry_type {
@@ -1062,8 +1026,7 @@ impl Walk<'_> {
             EntryType::Link => {
                 let target = entry.link_name_bytes().unwrap_or_default();
                 let target = String::from_utf8_lossy(&target).into_owned();
-                self.push_hardlink(path, &target, mode, uid, gid);
-                return Ok(());
+                return self.push_hardlink(path, &target, mode, uid, gid);
             }
             // PAX global headers and unknown types describe no file.
             _ => return Ok(()),
@@ -1079,16 +1042,13 @@ impl Walk<'_> {
             self.contents.remove(&path);
             self.extracts.remove(&path);
         }
-        self.push(LayerEntry {
-            path: path.into(),
-            kind: LayerEntryKind::File(kind),
+        self.push(NewEntry {
             mode,
             size,
             uid,
             gid,
-            hardlink_to: None,
-        });
-        Ok(())
+            ..NewEntry::file(&path, &kind)
+        })
     }
 
     /// Reads the entry's data when a cataloger wants it and it fits the limit, and runs the
@@ -1195,40 +1155,39 @@ impl Walk<'_> {
         }
     }
 
-    fn push_hardlink(&mut self, path: String, raw_target: &str, mode: u32, uid: u64, gid: u64) {
+    fn push_hardlink(
+        &mut self,
+        path: String,
+        raw_target: &str,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+    ) -> Result<(), LayerError> {
         let target = normalize_path(raw_target).unwrap_or_else(|| "/".to_owned());
         let hash = self.hasher.hash_one(target.as_str());
         let found = self
             .latest
-            .find(hash, |&index| *self.entries[index].path == *target)
-            .map(|&index| &self.entries[index]);
-        let (kind, size) = match found {
-            Some(LayerEntry {
-                kind: LayerEntryKind::File(kind),
-                size,
-                ..
-            }) if *kind != FileKind::Directory => (kind.clone(), *size),
-            _ => {
-                self.contents.remove(&path);
-                self.extracts.remove(&path);
-                self.warnings.push(LayerWarning {
-                    path: path.clone(),
-                    message: format!(
-                        "hardlink target {target} is not an earlier file in the same layer, so \
-                         the link is recorded as an empty regular file"
-                    ),
-                });
-                self.push(LayerEntry {
-                    path: path.into(),
-                    kind: LayerEntryKind::File(FileKind::Regular),
-                    mode,
-                    size: 0,
-                    uid,
-                    gid,
-                    hardlink_to: Some(target.into()),
-                });
-                return;
-            }
+            .find(hash, |&index| self.entries.path(index) == target)
+            .and_then(|&index| self.entries.get(index))
+            .and_then(|entry| Some((entry.file_kind()?, entry.size)))
+            .filter(|(kind, _)| *kind != FileKind::Directory);
+        let Some((kind, size)) = found else {
+            self.contents.remove(&path);
+            self.extracts.remove(&path);
+            self.warnings.push(LayerWarning {
+                path: path.clone(),
+                message: format!(
+                    "hardlink target {target} is not an earlier file in the same layer, so \
+                     the link is recorded as an empty regular file"
+                ),
+            });
+            return self.push(NewEntry {
+                mode,
+                uid,
+                gid,
+                hardlink_to: Some(&target),
+                ..NewEntry::file(&path, &FileKind::Regular)
+            });
         };
         match self.extracts.get(&target).cloned() {
             Some(results) => {
@@ -1255,45 +1214,64 @@ impl Walk<'_> {
                 }
             }
         }
-        self.push(LayerEntry {
-            path: path.into(),
-            kind: LayerEntryKind::File(kind),
+        self.push(NewEntry {
             mode,
             size,
             uid,
             gid,
-            hardlink_to: Some(target.into()),
-        });
+            hardlink_to: Some(&target),
+            ..NewEntry::file(&path, &kind)
+        })
     }
 
-    fn push_marker(&mut self, path: String, kind: LayerEntryKind, mode: u32, uid: u64, gid: u64) {
-        self.entries.push(LayerEntry {
-            path: path.into(),
+    fn push_marker(
+        &mut self,
+        path: &str,
+        kind: LayerEntryKind,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+    ) -> Result<(), LayerError> {
+        let entry = NewEntry {
             kind,
             mode,
-            size: 0,
             uid,
             gid,
-            hardlink_to: None,
-        });
+            ..NewEntry::file(path, &FileKind::Regular)
+        };
+        self.entries
+            .push(entry)
+            .map_err(|full| entry_error(path, full))
     }
 
-    fn push(&mut self, entry: LayerEntry) {
+    /// Appends a file entry and makes it the latest entry for its path.
+    fn push(&mut self, entry: NewEntry<'_>) -> Result<(), LayerError> {
         let index = self.entries.len();
-        let hash = self.hasher.hash_one(&*entry.path);
+        self.entries
+            .push(entry)
+            .map_err(|full| entry_error(entry.path, full))?;
+        let hash = self.hasher.hash_one(entry.path);
         let entries = &self.entries;
         let hasher = &self.hasher;
         match self.latest.entry(
             hash,
-            |&other| entries[other].path == entry.path,
-            |&other| hasher.hash_one(&*entries[other].path),
+            |&other| entries.path(other) == entry.path,
+            |&other| hasher.hash_one(entries.path(other)),
         ) {
             hashbrown::hash_table::Entry::Occupied(mut found) => *found.get_mut() = index,
             hashbrown::hash_table::Entry::Vacant(vacant) => {
                 vacant.insert(index);
             }
         }
-        self.entries.push(entry);
+        Ok(())
+    }
+}
+
+/// The error for an entry that did not fit in the layer's entry list.
+fn entry_error(path: &str, full: TextFull) -> LayerError {
+    LayerError::Entry {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::OutOfMemory, full),
     }
 }
 
@@ -1427,7 +1405,7 @@ mod tests {
         let sizes: Vec<(&str, u64)> = scan
             .entries
             .iter()
-            .map(|entry| (&*entry.path, entry.size))
+            .map(|entry| (entry.path, entry.size))
             .collect();
         assert_eq!(
             sizes,
@@ -1583,7 +1561,7 @@ mod tests {
         let scan = scan_layer(&tar[..], &HeadOnly, &limits(2047)).unwrap();
         assert_eq!(scan.diff_id, Digest::of(&tar));
         assert_eq!(scan.entries.len(), 2);
-        assert_eq!(*scan.entries[1].path, format!("/{long_name}"));
+        assert_eq!(scan.entries.path(1), format!("/{long_name}"));
 
         let error = scan_layer(&tar[..], &HeadOnly, &limits(2046)).unwrap_err();
         assert!(

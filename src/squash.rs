@@ -42,40 +42,30 @@ impl Squasher {
 
         // Markers only ever act on lower layers, so they all go first, wherever they sit in
         // the layer's tar.
-        for entry in &scan.entries {
+        for entry in scan.entries.iter() {
             match entry.kind {
-                LayerEntryKind::Whiteout => self.remove_with_subtree(&entry.path),
-                LayerEntryKind::OpaqueDirectory => self.remove_children(&entry.path),
-                LayerEntryKind::File(_) => {}
+                LayerEntryKind::Whiteout => self.remove_with_subtree(entry.path),
+                LayerEntryKind::OpaqueDirectory => self.remove_children(entry.path),
+                _ => {}
             }
         }
 
         // A path listed twice in one layer has only its last capture in `contents`, and the
         // last entry for the path is applied last, so looking the capture up for every
         // occurrence leaves the right bytes in the tree.
-        let contents = scan.contents;
-        let extracts = scan.extracts;
-        for entry in scan.entries {
-            let LayerEntryKind::File(kind) = entry.kind else {
+        for entry in scan.entries.iter() {
+            let Some(kind) = entry.file_kind() else {
                 continue;
             };
             let (captured, extracted) = if kind == FileKind::Regular {
                 (
-                    contents.get(&*entry.path).cloned(),
-                    extracts.get(&*entry.path).cloned(),
+                    scan.contents.get(entry.path).cloned(),
+                    scan.extracts.get(entry.path).cloned(),
                 )
             } else {
                 (None, None)
             };
-            self.insert(
-                layer,
-                LayerEntry {
-                    kind: LayerEntryKind::File(kind),
-                    ..entry
-                },
-                captured,
-                extracted,
-            );
+            self.insert(layer, &entry, kind, captured, extracted);
         }
     }
 
@@ -87,35 +77,34 @@ impl Squasher {
     fn insert(
         &mut self,
         layer: usize,
-        entry: LayerEntry,
+        entry: &LayerEntry<'_>,
+        kind: FileKind,
         captured: Option<Arc<[u8]>>,
         extracted: Option<Extracts>,
     ) {
-        let LayerEntryKind::File(kind) = entry.kind else {
-            return;
-        };
+        let path = entry.path;
         let is_directory = kind == FileKind::Directory;
-        if self.tree.entries.is_directory(&entry.path) == Some(true) && !is_directory {
-            self.remove_children(&entry.path);
+        if self.tree.entries.is_directory(path) == Some(true) && !is_directory {
+            self.remove_children(path);
         }
-        self.ensure_parents(&entry.path, layer);
+        self.ensure_parents(path, layer);
 
-        self.retire(&entry.path);
+        self.retire(path);
         if let Some(bytes) = captured {
-            self.tree.contents.insert(entry.path.to_string(), bytes);
+            self.tree.contents.insert(path.to_owned(), bytes);
         }
         if let Some(results) = extracted {
-            self.tree.extracts.insert(entry.path.to_string(), results);
+            self.tree.extracts.insert(path.to_owned(), results);
         }
         self.tree.entries.insert(FileEntry {
-            path: entry.path.into(),
+            path: path.to_owned(),
             kind,
             mode: entry.mode,
             size: entry.size,
-            uid: entry.uid,
-            gid: entry.gid,
+            uid: entry.uid.into(),
+            gid: entry.gid.into(),
             layer,
-            hardlink_to: entry.hardlink_to.map(String::from),
+            hardlink_to: entry.hardlink_to.map(str::to_owned),
         });
     }
 

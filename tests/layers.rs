@@ -141,13 +141,13 @@ fn whiteout_ignores_stale_link_name_and_type() {
         Item::Typed("bin/.wh.sh", EntryType::Symlink, "busybox"),
     ]);
     let scanned = scan(&upper);
-    let kinds: Vec<&LayerEntryKind> = scanned.entries.iter().map(|entry| &entry.kind).collect();
+    let kinds: Vec<LayerEntryKind> = scanned.entries.iter().map(|entry| entry.kind).collect();
     assert_eq!(
         kinds,
         [
-            &LayerEntryKind::File(FileKind::Directory),
-            &LayerEntryKind::Whiteout,
-            &LayerEntryKind::Whiteout
+            LayerEntryKind::Directory,
+            LayerEntryKind::Whiteout,
+            LayerEntryKind::Whiteout
         ]
     );
     assert!(scanned.warnings.is_empty(), "{:?}", scanned.warnings);
@@ -272,11 +272,11 @@ fn hardlink_shares_contents_in_layer() {
     let link = scanned
         .entries
         .iter()
-        .find(|entry| &*entry.path == "/data/link")
+        .find(|entry| entry.path == "/data/link")
         .unwrap();
-    assert_eq!(link.hardlink_to.as_deref(), Some("/data/original"));
+    assert_eq!(link.hardlink_to, Some("/data/original"));
     assert_eq!(link.size, 12);
-    assert_eq!(link.kind, LayerEntryKind::File(FileKind::Regular));
+    assert_eq!(link.kind, LayerEntryKind::Regular);
     let tree = squash(&[bytes]);
     assert_eq!(tree.read("/data/link"), Some(&b"shared bytes"[..]));
     assert_eq!(tree.read("/data/link2"), Some(&b"shared bytes"[..]));
@@ -524,8 +524,8 @@ fn pax_record(key: &str, value: &str) -> Vec<u8> {
 fn entry_metadata_is_recorded() {
     let bytes = layer(&[Item::File("bin/tool", b"#!/bin/sh\n")]);
     let scanned = scan(&bytes);
-    let entry = &scanned.entries[0];
-    assert_eq!(&*entry.path, "/bin/tool");
+    let entry = scanned.entries.get(0).unwrap();
+    assert_eq!(entry.path, "/bin/tool");
     assert_eq!(entry.mode, 0o644);
     assert_eq!(entry.uid, 1000);
     assert_eq!(entry.gid, 1001);
