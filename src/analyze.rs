@@ -452,7 +452,7 @@ async fn read_daemon(
         }
     }
     let reader = source::daemon::export_reader(&daemon, &daemon_image.id);
-    let description = format!("docker daemon image {reference}");
+    let description = source::error::daemon_description(reference);
     // The export is one image by id, so no reference or platform selection applies to it.
     let mut image = tokio::task::spawn_blocking(move || {
         source::archive::read_docker_archive(reader, description, None, None, &wants, &limits)

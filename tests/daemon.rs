@@ -416,6 +416,11 @@ enum ExportBehavior {
     /// Sends no response at all, as Docker 20.10 does while it writes a large image to its
     /// temporary folder.
     NoHeaders,
+    /// Sends a complete response with an empty body.
+    EmptyBody,
+    /// Sends the header of a tar member and part of its data, then closes the connection
+    /// without the final chunk.
+    PartialMember,
 }
 
 const MOCK_VERSION: &str = r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#;
@@ -478,6 +483,24 @@ async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
                 let chunk = vec![0u8; 512];
                 let _ = stream.write_all(head.as_bytes()).await;
+                if let ExportBehavior::EmptyBody = behavior {
+                    let _ = stream.write_all(b"0\r\n\r\n").await;
+                    return;
+                }
+                if let ExportBehavior::PartialMember = behavior {
+                    let mut header = tar::Header::new_ustar();
+                    header.set_path("0123abcd/layer.tar").unwrap();
+                    header.set_size(4096);
+                    header.set_cksum();
+                    let mut body = header.as_bytes().to_vec();
+                    body.extend_from_slice(&[7u8; 512]);
+                    let _ = stream
+                        .write_all(format!("{:x}\r\n", body.len()).as_bytes())
+                        .await;
+                    let _ = stream.write_all(&body).await;
+                    let _ = stream.write_all(b"\r\n").await;
+                    return;
+                }
                 let _ = stream
                     .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
                     .await;
@@ -486,7 +509,9 @@ async fn start_mock_daemon(folder: &Path, behavior: ExportBehavior) -> String {
                 let _ = stream.flush().await;
                 match behavior {
                     ExportBehavior::DropMidStream => drop(stream),
-                    ExportBehavior::NoHeaders => {}
+                    ExportBehavior::NoHeaders
+                    | ExportBehavior::EmptyBody
+                    | ExportBehavior::PartialMember => {}
                     ExportBehavior::Stall => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                         drop(stream);
@@ -747,4 +772,30 @@ async fn export_without_response_times_out() {
         stream.next().await.is_none(),
         "the stream ends after the error"
     );
+}
+
+/// A damaged export is the daemon's doing, not a file the user wrote: the error names the
+/// daemon's image and says to check the daemon, with no advice to write an archive again.
+#[tokio::test]
+async fn damaged_export_advises_checking_the_daemon() {
+    for behavior in [ExportBehavior::EmptyBody, ExportBehavior::PartialMember] {
+        let folder = tempfile::tempdir().unwrap();
+        let host = start_mock_daemon(folder.path(), behavior).await;
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
+            .args(["analyze", "--no-import", "mock:1"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DOCKER_HOST", &host)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("docker daemon image mock:1"), "{stderr}");
+        assert!(stderr.contains("docker info"), "{stderr}");
+        for file_advice in ["write the", "docker save IMAGE -o", "copy the image again"] {
+            assert!(!stderr.contains(file_advice), "{file_advice:?} in {stderr}");
+        }
+    }
 }

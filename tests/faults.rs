@@ -342,6 +342,8 @@ async fn daemon_dying_mid_export_fails() {
     assert_eq!(code(&output), 2, "{stderr}");
     assert!(stderr.contains(&proxy.docker_host()), "{stderr}");
     assert!(stderr.contains(WHITEOUT_DAEMON_IMAGE), "{stderr}");
+    assert!(stderr.contains("docker info"), "{stderr}");
+    assert!(!stderr.contains("write the"), "{stderr}");
     assert!(fake.operations().is_empty(), "{:?}", fake.operations());
 }
 

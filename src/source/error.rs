@@ -21,8 +21,9 @@ pub enum SourceError {
     },
 
     #[error(
-        "{description} is not a docker save or OCI image archive: {reason}; create it with \
-         `docker save IMAGE -o FILE` or `skopeo copy ... oci-archive:FILE`"
+        "{description} is not a docker save or OCI image archive: {reason}; {}",
+        redo(.description, "create it with `docker save IMAGE -o FILE` or `skopeo copy ... \
+             oci-archive:FILE`")
     )]
     NotAnArchive { description: String, reason: String },
 
@@ -33,8 +34,8 @@ pub enum SourceError {
     NotAnOciLayout { description: String, reason: String },
 
     #[error(
-        "{description} is truncated or corrupt near member {member:?}: {source}; write the \
-         archive again"
+        "{description} is truncated or corrupt near member {member:?}: {source}{}",
+        corrupt_archive_advice(.description, .source)
     )]
     ArchiveCorrupt {
         description: String,
@@ -54,7 +55,7 @@ pub enum SourceError {
         limit: u64,
     },
 
-    #[error("layer {layer} in {description} {}", layer_failure(.source))]
+    #[error("layer {layer} in {description} {}", layer_failure(.description, .source))]
     LayerCorrupt {
         description: String,
         layer: String,
@@ -64,7 +65,8 @@ pub enum SourceError {
 
     #[error(
         "layer {index} ({layer}) in {description} has diffID {actual}, but the image config \
-         lists {expected}; the layer does not belong to this config, so write the image again"
+         lists {expected}; the layer does not belong to this config, so {}",
+        redo(.description, "write the image again")
     )]
     DiffIdMismatch {
         description: String,
@@ -86,7 +88,8 @@ pub enum SourceError {
 
     #[error(
         "blob {blob} in {description} has digest {actual}, not the {expected} it is stored \
-         under; the blob is corrupt, so copy the image again"
+         under; the blob is corrupt, so {}",
+        redo(.description, "copy the image again")
     )]
     BlobDigestMismatch {
         description: String,
@@ -96,8 +99,8 @@ pub enum SourceError {
     },
 
     #[error(
-        "blob {blob} is {actual} bytes in {description}, but its descriptor says {expected}; \
-         copy the image again"
+        "blob {blob} is {actual} bytes in {description}, but its descriptor says {expected}; {}",
+        redo(.description, "copy the image again")
     )]
     BlobSizeMismatch {
         description: String,
@@ -108,7 +111,8 @@ pub enum SourceError {
 
     #[error(
         "{description} has no {member}, which {referrer} refers to; the archive is incomplete, \
-         so write it again"
+         so {}",
+        redo(.description, "write it again")
     )]
     MissingBlob {
         description: String,
@@ -192,11 +196,48 @@ impl SourceError {
 }
 
 /// Describes the failure of one layer. A layer past a limit was rejected, and any other failure
-/// means the layer is damaged, so the image has to be written again.
-fn layer_failure(source: &LayerError) -> String {
+/// means the layer is damaged, so the image has to be written or exported again.
+fn layer_failure(description: &str, source: &LayerError) -> String {
     if source.is_limit() {
         format!("was rejected: {source}")
     } else {
-        format!("is truncated or corrupt: {source}; write the image again")
+        format!(
+            "is truncated or corrupt: {source}; {}",
+            redo(description, "write the image again")
+        )
+    }
+}
+
+/// The start of the description of an image that the Docker daemon exports.
+const DAEMON_DESCRIPTION: &str = "docker daemon image ";
+
+/// Returns the description that names the daemon's export of `reference` in a [`SourceError`].
+/// The advice of a damaged-image error then speaks of the daemon instead of a file.
+pub fn daemon_description(reference: &str) -> String {
+    format!("{DAEMON_DESCRIPTION}{reference}")
+}
+
+/// Returns what the user can do about a damaged or incomplete image: `file_advice` for a file
+/// they wrote, or a check of the daemon for the daemon's export, which inline-scan requested
+/// itself.
+fn redo(description: &str, file_advice: &'static str) -> &'static str {
+    if description.starts_with(DAEMON_DESCRIPTION) {
+        "check the Docker daemon (docker info) and run again; if it fails the same way, the \
+         image in the daemon's store is damaged, so build or pull it again"
+    } else {
+        file_advice
+    }
+}
+
+/// Returns the advice after a read error inside an archive. An error of the daemon's export
+/// stream carries its own advice, so none is added to it.
+fn corrupt_archive_advice(description: &str, source: &io::Error) -> String {
+    let from_daemon = source
+        .get_ref()
+        .is_some_and(|inner| inner.is::<crate::source::daemon::DaemonError>());
+    if from_daemon {
+        String::new()
+    } else {
+        format!("; {}", redo(description, "write the archive again"))
     }
 }
