@@ -3,8 +3,12 @@
 //! An image can hold a million paths, and most of them share long prefixes. Each component is
 //! stored once, as a node with its parent, its name in a shared arena and the entry's
 //! metadata in fixed-size fields, and a hash table finds a child by parent and name. That
-//! costs about 60 bytes per path. A sorted map of full path strings to entries cost about 350,
-//! so peak memory followed the file count.
+//! costs about 45 bytes per path: a 28-byte node, its hash table slot and its name. A sorted
+//! map of full path strings to entries cost about 350, so peak memory followed the file count.
+//!
+//! The node's fields are sized for the common case. A size of 4 GiB or more, a mode, layer or
+//! name length above 16 bits, and user and group ids other than 0 sit in side tables, and a
+//! flag on the node says so.
 //!
 //! Lookups take the absolute, normalised paths of [`FileEntry::path`]. Removing a path removes
 //! only its entry, as a map would; [`PathTree::remove_below`] removes a whole subtree.
@@ -32,37 +36,67 @@ const CHAR_DEVICE: u8 = 4;
 const BLOCK_DEVICE: u8 = 5;
 const FIFO: u8 = 6;
 
+/// The flags in [`Node::flags`]. `WIDE`: the size, mode and layer are in [`PathTree::wide`].
+/// `OWNED`: the user and group ids are in [`PathTree::owners`]; without it both are 0.
+/// `LONG_NAME`: the name's length is in [`PathTree::long_names`].
+const WIDE: u8 = 1;
+const OWNED: u8 = 2;
+const LONG_NAME: u8 = 4;
+
 #[derive(Debug, Clone)]
 struct Node {
-    size: u64,
     parent: u32,
     name_start: u32,
-    name_len: u32,
     first_child: u32,
     next_sibling: u32,
-    uid: u32,
-    gid: u32,
-    mode: u32,
-    layer: u32,
+    size: u32,
+    name_len: u16,
+    mode: u16,
+    layer: u16,
     kind: u8,
+    flags: u8,
 }
 
 impl Node {
-    fn vacant(parent: u32, name_start: u32, name_len: u32) -> Self {
+    fn vacant(parent: u32, name_start: u32) -> Self {
         Self {
-            size: 0,
             parent,
             name_start,
-            name_len,
             first_child: NONE,
             next_sibling: NONE,
-            uid: 0,
-            gid: 0,
+            size: 0,
+            name_len: 0,
             mode: 0,
             layer: 0,
             kind: VACANT,
+            flags: 0,
         }
     }
+}
+
+/// The metadata of a node whose size, mode or layer does not fit its field.
+#[derive(Debug, Clone, Copy)]
+struct Wide {
+    size: u64,
+    mode: u32,
+    layer: u32,
+}
+
+/// Returns the name of node `id`, from the tree's parts, so it can be called while the hash
+/// table is borrowed mutably.
+fn node_name<'a>(
+    nodes: &[Node],
+    names: &'a str,
+    long_names: &HashMap<u32, u32>,
+    id: u32,
+) -> &'a str {
+    let node = &nodes[id as usize];
+    let len = if node.flags & LONG_NAME == 0 {
+        u32::from(node.name_len)
+    } else {
+        long_names[&id]
+    };
+    &names[node.name_start as usize..(node.name_start + len) as usize]
 }
 
 /// A map from normalised absolute paths to [`FileEntry`] values.
@@ -78,6 +112,12 @@ pub struct PathTree {
     symlinks: HashMap<u32, Box<str>>,
     /// Hardlink targets by node.
     hardlinks: HashMap<u32, Box<str>>,
+    /// Metadata by node, for nodes flagged `WIDE`.
+    wide: HashMap<u32, Wide>,
+    /// User and group ids by node, for nodes flagged `OWNED`.
+    owners: HashMap<u32, (u32, u32)>,
+    /// Name lengths by node, for nodes flagged `LONG_NAME`.
+    long_names: HashMap<u32, u32>,
     /// Nodes removed with their subtree, reused by later inserts.
     free: Vec<u32>,
     len: usize,
@@ -86,12 +126,15 @@ pub struct PathTree {
 impl Default for PathTree {
     fn default() -> Self {
         Self {
-            nodes: vec![Node::vacant(NONE, 0, 0)],
+            nodes: vec![Node::vacant(NONE, 0)],
             names: String::new(),
             children: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             symlinks: HashMap::new(),
             hardlinks: HashMap::new(),
+            wide: HashMap::new(),
+            owners: HashMap::new(),
+            long_names: HashMap::new(),
             free: Vec::new(),
             len: 0,
         }
@@ -125,8 +168,7 @@ impl PathTree {
     }
 
     fn name(&self, id: u32) -> &str {
-        let node = &self.nodes[id as usize];
-        &self.names[node.name_start as usize..(node.name_start + node.name_len) as usize]
+        node_name(&self.nodes, &self.names, &self.long_names, id)
     }
 
     fn hash(&self, parent: u32, name: &str) -> u64 {
@@ -162,10 +204,17 @@ impl PathTree {
         let name_start = u32::try_from(self.names.len()).expect("names fit in 4 GiB");
         let name_len = u32::try_from(name.len()).expect("a component fits in 4 GiB");
         self.names.push_str(name);
-        let mut node = Node::vacant(parent, name_start, name_len);
+        let mut node = Node::vacant(parent, name_start);
         node.next_sibling = self.nodes[parent as usize].first_child;
+        match u16::try_from(name_len) {
+            Ok(len) => node.name_len = len,
+            Err(_) => node.flags |= LONG_NAME,
+        }
         let id = match self.free.pop() {
             Some(id) => {
+                if self.nodes[id as usize].flags & LONG_NAME != 0 {
+                    self.long_names.remove(&id);
+                }
                 self.nodes[id as usize] = node;
                 id
             }
@@ -175,6 +224,9 @@ impl PathTree {
                 id
             }
         };
+        if self.nodes[id as usize].flags & LONG_NAME != 0 {
+            self.long_names.insert(id, name_len);
+        }
         self.nodes[parent as usize].first_child = id;
         let hash = self.hash(parent, name);
         let Self {
@@ -182,13 +234,12 @@ impl PathTree {
             nodes,
             hasher,
             names,
+            long_names,
             ..
         } = self;
         children.insert_unique(hash, id, |&other| {
-            let node = &nodes[other as usize];
-            let other_name =
-                &names[node.name_start as usize..(node.name_start + node.name_len) as usize];
-            hasher.hash_one((node.parent, other_name))
+            let other_name = node_name(nodes, names, long_names, other);
+            hasher.hash_one((nodes[other as usize].parent, other_name))
         });
         id
     }
@@ -208,14 +259,29 @@ impl PathTree {
             BLOCK_DEVICE => FileKind::BlockDevice,
             _ => FileKind::Fifo,
         };
+        let (size, mode, layer) = match node.flags & WIDE {
+            0 => (
+                u64::from(node.size),
+                u32::from(node.mode),
+                u32::from(node.layer),
+            ),
+            _ => {
+                let wide = self.wide[&id];
+                (wide.size, wide.mode, wide.layer)
+            }
+        };
+        let (uid, gid) = match node.flags & OWNED {
+            0 => (0, 0),
+            _ => self.owners[&id],
+        };
         Some(FileEntry {
             path,
             kind,
-            mode: node.mode,
-            size: node.size,
-            uid: u64::from(node.uid),
-            gid: u64::from(node.gid),
-            layer: node.layer as usize,
+            mode,
+            size,
+            uid: u64::from(uid),
+            gid: u64::from(gid),
+            layer: layer as usize,
             hardlink_to: self.hardlinks.get(&id).map(|target| target.to_string()),
         })
     }
@@ -306,7 +372,7 @@ impl PathTree {
     /// no Linux file system can store, are kept as `u32::MAX`.
     pub fn insert(&mut self, entry: FileEntry) {
         let id = self.find_or_add(&entry.path);
-        self.clear_links(id);
+        self.clear_attached(id);
         let (kind, target) = match entry.kind {
             FileKind::Regular => (REGULAR, None),
             FileKind::Directory => (DIRECTORY, None),
@@ -321,32 +387,60 @@ impl PathTree {
         if let Some(target) = entry.hardlink_to {
             self.hardlinks.insert(id, target.into_boxed_str());
         }
+        let layer = u32::try_from(entry.layer).expect("fewer than 4 billion layers");
+        let uid = u32::try_from(entry.uid).unwrap_or(u32::MAX);
+        let gid = u32::try_from(entry.gid).unwrap_or(u32::MAX);
+        let narrow = (
+            u32::try_from(entry.size),
+            u16::try_from(entry.mode),
+            u16::try_from(layer),
+        );
         let node = &mut self.nodes[id as usize];
         if node.kind == VACANT {
             self.len += 1;
         }
         node.kind = kind;
-        node.size = entry.size;
-        node.mode = entry.mode;
-        node.uid = u32::try_from(entry.uid).unwrap_or(u32::MAX);
-        node.gid = u32::try_from(entry.gid).unwrap_or(u32::MAX);
-        node.layer = u32::try_from(entry.layer).expect("fewer than 4 billion layers");
+        if let (Ok(size), Ok(mode), Ok(layer)) = narrow {
+            (node.size, node.mode, node.layer) = (size, mode, layer);
+        } else {
+            node.flags |= WIDE;
+            let wide = Wide {
+                size: entry.size,
+                mode: entry.mode,
+                layer,
+            };
+            self.wide.insert(id, wide);
+        }
+        if (uid, gid) != (0, 0) {
+            self.nodes[id as usize].flags |= OWNED;
+            self.owners.insert(id, (uid, gid));
+        }
     }
 
-    fn clear_links(&mut self, id: u32) {
+    /// Drops what node `id`'s entry keeps outside the node: link targets and the metadata in
+    /// side tables.
+    fn clear_attached(&mut self, id: u32) {
         if !self.symlinks.is_empty() {
             self.symlinks.remove(&id);
         }
         if !self.hardlinks.is_empty() {
             self.hardlinks.remove(&id);
         }
+        let node = &mut self.nodes[id as usize];
+        if node.flags & WIDE != 0 {
+            self.wide.remove(&id);
+        }
+        if node.flags & OWNED != 0 {
+            self.owners.remove(&id);
+        }
+        node.flags &= !(WIDE | OWNED);
     }
 
     /// Removes and returns the entry at `path`. Entries below it stay.
     pub fn remove(&mut self, path: &str) -> Option<FileEntry> {
         let id = self.find(path)?;
         let entry = self.entry_at(id, path.to_owned())?;
-        self.clear_links(id);
+        self.clear_attached(id);
         self.nodes[id as usize].kind = VACANT;
         self.len -= 1;
         Some(entry)
@@ -372,7 +466,7 @@ impl PathTree {
             if self.nodes[id as usize].kind != VACANT {
                 self.len -= 1;
             }
-            self.clear_links(id);
+            self.clear_attached(id);
             self.nodes[id as usize].kind = VACANT;
             self.free.push(id);
         }
@@ -478,6 +572,52 @@ mod tests {
         }
     }
 
+    /// Size, mode, layer, user id and group id.
+    type Metadata = (u64, u32, usize, u64, u64);
+
+    fn metadata(entry: &FileEntry) -> Metadata {
+        (entry.size, entry.mode, entry.layer, entry.uid, entry.gid)
+    }
+
+    #[test]
+    fn wide_values_and_long_names_round_trip() {
+        let long_name = "n".repeat(70_000);
+        let long_path = format!("/d/{long_name}");
+        let mut tree = PathTree::default();
+        let mut wide = entry(&long_path, FileKind::Regular);
+        (wide.size, wide.mode, wide.layer) = (5 << 30, 0o1_0000_0644, 65_535);
+        (wide.uid, wide.gid) = (u64::from(u32::MAX) + 1, 7);
+        tree.insert(wide.clone());
+        let got = tree.get(&long_path).unwrap();
+        assert_eq!(
+            metadata(&got),
+            (5 << 30, 0o1_0000_0644, 65_535, u64::from(u32::MAX), 7)
+        );
+        assert_eq!(tree.child_names("/d", ""), std::slice::from_ref(&long_name));
+
+        // A narrow entry at the same path leaves nothing of the wide one behind.
+        let mut narrow = entry(&long_path, FileKind::Regular);
+        (narrow.uid, narrow.gid) = (0, 0);
+        tree.insert(narrow.clone());
+        assert_eq!(metadata(&tree.get(&long_path).unwrap()), metadata(&narrow));
+        assert!(tree.wide.is_empty() && tree.owners.is_empty());
+
+        // A freed node that held a long name is reused for a short one.
+        tree.remove_below("/d");
+        tree.insert(entry("/d/short", FileKind::Regular));
+        assert_eq!(tree.paths(), ["/d/short"]);
+        assert!(tree.long_names.is_empty());
+        assert_eq!(
+            metadata(&tree.get("/d/short").unwrap()),
+            (7, 0o644, 3, 1, 2)
+        );
+    }
+
+    #[test]
+    fn node_is_28_bytes() {
+        assert_eq!(std::mem::size_of::<Node>(), 28);
+    }
+
     #[test]
     fn insert_get_replace_and_remove() {
         let mut tree = PathTree::default();
@@ -561,13 +701,23 @@ mod tests {
             match next() % 10 {
                 0..=5 => {
                     let mut new = entry(&path, FileKind::Regular);
-                    new.size = step;
+                    // Some entries need the side tables: ids other than 0, and a size, mode
+                    // or layer too wide for the node.
+                    let wide = next();
+                    new.size = if wide % 7 == 0 { step << 32 } else { step };
+                    new.mode = if wide % 5 == 0 { 0o70_0000 } else { 0o644 };
+                    new.layer = if wide % 11 == 0 { 70_000 } else { 3 };
+                    (new.uid, new.gid) = match wide % 3 {
+                        0 => (0, 0),
+                        1 => (0, 50),
+                        _ => (1000, 1000),
+                    };
                     tree.insert(new.clone());
                     model.insert(path, new);
                 }
                 6..=7 => {
-                    let expected = model.remove(&path).map(|entry| entry.size);
-                    assert_eq!(tree.remove(&path).map(|entry| entry.size), expected);
+                    let expected = model.remove(&path).map(|entry| metadata(&entry));
+                    assert_eq!(tree.remove(&path).map(|entry| metadata(&entry)), expected);
                 }
                 _ => {
                     let prefix = format!("{path}/");
@@ -591,14 +741,14 @@ mod tests {
             }
             assert_eq!(tree.len(), model.len());
         }
-        let expected: Vec<(String, u64)> = model
+        let expected: Vec<(String, Metadata)> = model
             .iter()
-            .map(|(key, value)| (key.clone(), value.size))
+            .map(|(key, value)| (key.clone(), metadata(value)))
             .collect();
-        let actual: Vec<(String, u64)> = tree
+        let actual: Vec<(String, Metadata)> = tree
             .entries()
             .into_iter()
-            .map(|entry| (entry.path, entry.size))
+            .map(|entry| (entry.path.clone(), metadata(&entry)))
             .collect();
         assert_eq!(actual, expected);
         for key in model.keys() {
