@@ -774,8 +774,8 @@ async fn export_without_response_times_out() {
     );
 }
 
-/// A damaged export is the daemon's doing, not a file the user wrote: the error names the
-/// daemon's image and says to check the daemon, with no advice to write an archive again.
+/// A damaged export comes from the daemon, not from a file the user wrote: the error names the
+/// daemon's image and advises checking the daemon, with no advice to write an archive again.
 #[tokio::test]
 async fn damaged_export_advises_checking_the_daemon() {
     for behavior in [ExportBehavior::EmptyBody, ExportBehavior::PartialMember] {
@@ -798,4 +798,44 @@ async fn damaged_export_advises_checking_the_daemon() {
             assert!(!stderr.contains(file_advice), "{file_advice:?} in {stderr}");
         }
     }
+}
+
+/// A server on DOCKER_HOST whose response is not the Engine API's JSON is reported as such, not
+/// as a daemon that does not respond.
+#[tokio::test]
+async fn non_docker_server_is_named_as_such() {
+    let folder = tempfile::tempdir().unwrap();
+    let socket = folder.path().join("web.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+                    )
+                    .await;
+            });
+        }
+    });
+    let host = format!("unix://{}", socket.display());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
+        .args(["analyze", "--no-import", "mock:1"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DOCKER_HOST", &host)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("answered, but not as the Docker Engine API does"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&host), "{stderr}");
+    assert!(!stderr.contains("does not respond"), "{stderr}");
 }

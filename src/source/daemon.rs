@@ -81,6 +81,13 @@ pub enum DaemonError {
     Daemon { host: String, detail: String },
 
     #[error(
+        "the server at DOCKER_HOST={host} answered, but not as the Docker Engine API does: \
+         {detail}; check that DOCKER_HOST points at the socket or port of a Docker daemon (or \
+         podman system service)"
+    )]
+    NotDockerApi { host: String, detail: String },
+
+    #[error(
         "the request to the Docker daemon at DOCKER_HOST={host} timed out after {seconds} s; \
          check that the daemon is healthy (docker info) and not overloaded"
     )]
@@ -834,6 +841,14 @@ fn connection_error(daemon: &Daemon, err: &bollard::errors::Error) -> DaemonErro
         };
     }
     let detail = error_chain(err);
+    if let bollard::errors::Error::JsonDataError { .. }
+    | bollard::errors::Error::JsonSerdeError { .. } = err
+    {
+        return DaemonError::NotDockerApi {
+            host: daemon.host.clone(),
+            detail,
+        };
+    }
     match &daemon.cert_path {
         Some(cert_path) if looks_like_tls_failure(&detail) => DaemonError::Tls {
             host: daemon.host.clone(),
