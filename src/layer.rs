@@ -29,8 +29,10 @@ use crate::source::compression;
 use crate::source::{Compression, Limits};
 
 mod entries;
+mod links;
 
 pub use entries::{LayerEntries, LayerEntry, LayerEntryKind, NewEntry, TextFull};
+pub use links::{UncapturedLink, recover_links};
 
 /// The basename that marks a directory as opaque: lower layers' children are hidden.
 pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
@@ -67,6 +69,9 @@ pub struct LayerScan {
     /// Extractor results for regular files, by normalised path, as of the last entry for a path.
     pub extracts: HashMap<String, Extracts>,
     pub warnings: Vec<LayerWarning>,
+    /// Hardlinks at wanted paths whose target's contents were not kept, for
+    /// [`recover_links`].
+    pub uncaptured_links: Vec<UncapturedLink>,
 }
 
 /// The reason a layer could not be read. The caller adds which layer it was.
@@ -653,6 +658,7 @@ fn scan<P: CapturePolicy + ?Sized>(
         contents: HashMap::new(),
         extracts: HashMap::new(),
         warnings: Vec::new(),
+        uncaptured_links: Vec::new(),
         latest: hashbrown::HashTable::new(),
         hasher: hashbrown::DefaultHashBuilder::default(),
         scratch: Vec::new(),
@@ -672,6 +678,7 @@ fn scan<P: CapturePolicy + ?Sized>(
             contents: walk.contents,
             extracts: walk.extracts,
             warnings: walk.warnings,
+            uncaptured_links: walk.uncaptured_links,
         };
         return Ok((scan, false));
     }
@@ -715,6 +722,7 @@ fn scan<P: CapturePolicy + ?Sized>(
         contents: walk.contents,
         extracts: walk.extracts,
         warnings: walk.warnings,
+        uncaptured_links: walk.uncaptured_links,
     };
     Ok((scan, true))
 }
@@ -931,6 +939,7 @@ struct Walk<'a> {
     contents: HashMap<String, Arc<[u8]>>,
     extracts: HashMap<String, Extracts>,
     warnings: Vec<LayerWarning>,
+    uncaptured_links: Vec<UncapturedLink>,
     /// Index into `entries` of the latest entry for each path, for hardlink targets, found by
     /// the hash of the path. The path itself is the entry's, so it is not stored twice.
     latest: hashbrown::HashTable<usize>,
@@ -1163,12 +1172,9 @@ impl Walk<'_> {
         uid: u64,
         gid: u64,
     ) -> Result<(), LayerError> {
-        let target = normalize_path(raw_target).unwrap_or_else(|| "/".to_owned());
-        let hash = self.hasher.hash_one(target.as_str());
+        let target = normalize_link_target(raw_target);
         let found = self
-            .latest
-            .find(hash, |&index| self.entries.path(index) == target)
-            .and_then(|&index| self.entries.get(index))
+            .latest_entry(&target)
             .and_then(|entry| Some((entry.file_kind()?, entry.size)))
             .filter(|(kind, _)| *kind != FileKind::Directory);
         let Some((kind, size)) = found else {
@@ -1204,6 +1210,10 @@ impl Walk<'_> {
             None => {
                 self.contents.remove(&path);
                 if kind == FileKind::Regular && (self.wants)(&path) {
+                    self.uncaptured_links.push(UncapturedLink {
+                        link: path.clone(),
+                        chain: self.link_chain(&target),
+                    });
                     self.warnings.push(LayerWarning {
                         path: path.clone(),
                         message: format!(
@@ -1244,6 +1254,31 @@ impl Walk<'_> {
             .map_err(|full| entry_error(path, full))
     }
 
+    /// Returns the latest file entry at `path` so far.
+    fn latest_entry(&self, path: &str) -> Option<LayerEntry<'_>> {
+        let hash = self.hasher.hash_one(path);
+        self.latest
+            .find(hash, |&index| self.entries.path(index) == path)
+            .and_then(|&index| self.entries.get(index))
+    }
+
+    /// Returns `target`, then its own hardlink target while the latest entry there is a
+    /// hardlink, and so on. Each link names an earlier entry, so the chain ends; the bound only
+    /// guards against a bug.
+    fn link_chain(&self, target: &str) -> Vec<String> {
+        let mut chain = vec![target.to_owned()];
+        while chain.len() < 64 {
+            let last = chain.last().map(String::as_str).unwrap_or_default();
+            match self.latest_entry(last).and_then(|entry| entry.hardlink_to) {
+                Some(next) if !chain.iter().any(|seen| seen == next) => {
+                    chain.push(next.to_owned());
+                }
+                _ => break,
+            }
+        }
+        chain
+    }
+
     /// Appends a file entry and makes it the latest entry for its path.
     fn push(&mut self, entry: NewEntry<'_>) -> Result<(), LayerError> {
         let index = self.entries.len();
@@ -1265,6 +1300,11 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// Normalises a hardlink's target as the walk does: the root for a target that names nothing.
+fn normalize_link_target(raw: &str) -> String {
+    normalize_path(raw).unwrap_or_else(|| "/".to_owned())
 }
 
 /// The error for an entry that did not fit in the layer's entry list.

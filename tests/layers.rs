@@ -6,8 +6,8 @@ use std::io::Write;
 
 use inline_scan::digest::Digest;
 use inline_scan::filesystem::{FileKind, FileTree};
-use inline_scan::layer::{LayerEntryKind, LayerError, LayerScan, scan_layer};
-use inline_scan::source::archive::read_docker_archive;
+use inline_scan::layer::{LayerEntryKind, LayerError, LayerScan, recover_links, scan_layer};
+use inline_scan::source::archive::{read_docker_archive, read_docker_archive_file};
 use inline_scan::source::error::SourceError;
 use inline_scan::source::{Compression, Limits};
 use inline_scan::squash::Squasher;
@@ -303,6 +303,124 @@ fn hardlink_to_uncaptured_target_warns() {
         "{}",
         scanned.warnings[0].message
     );
+}
+
+/// Scans `bytes` wanting `wanted` paths only, then reads them again for the links whose
+/// targets the walk did not keep.
+fn scan_and_recover(bytes: &[u8], wanted: &[&str]) -> (LayerScan, usize) {
+    let wants = |path: &str| wanted.contains(&path);
+    let mut scanned = scan_layer(bytes, &wants, &Limits::default()).unwrap();
+    let recovered = recover_links(&mut scanned, bytes, &Limits::default()).unwrap();
+    (scanned, recovered)
+}
+
+#[test]
+fn uncaptured_hardlink_target_is_read_again() {
+    let bytes = layer(&[
+        Item::Dir("data/"),
+        Item::File("data/big", b"not wanted"),
+        Item::Hardlink("data/wanted", "data/big"),
+    ]);
+    let (scanned, recovered) = scan_and_recover(&bytes, &["/data/wanted"]);
+    assert_eq!(recovered, 1);
+    assert_eq!(
+        scanned.contents.get("/data/wanted").map(|bytes| &bytes[..]),
+        Some(&b"not wanted"[..])
+    );
+    assert!(!scanned.contents.contains_key("/data/big"));
+    assert!(scanned.warnings.is_empty(), "{:?}", scanned.warnings);
+    assert!(scanned.uncaptured_links.is_empty());
+}
+
+#[test]
+fn recovery_follows_chains_and_order() {
+    let bytes = layer(&[
+        // A chain: c -> b -> a, none of them wanted but c.
+        Item::File("a", b"first a"),
+        Item::Hardlink("b", "a"),
+        Item::Hardlink("./c", "/b"),
+        // A link made before its target is replaced keeps the old contents.
+        Item::File("t", b"old t"),
+        Item::Hardlink("early", "t"),
+        Item::File("t", b"new t"),
+        Item::Hardlink("late", "t"),
+        // A link replaced later by a plain file is not given its target's contents.
+        Item::File("u", b"u data"),
+        Item::Hardlink("gone", "u"),
+        Item::Dir("gone/"),
+    ]);
+    let wanted = ["/c", "/early", "/late", "/gone"];
+    let (scanned, recovered) = scan_and_recover(&bytes, &wanted);
+    let read = |path: &str| scanned.contents.get(path).map(|bytes| bytes.to_vec());
+    assert_eq!(recovered, 3);
+    assert_eq!(read("/c"), Some(b"first a".to_vec()));
+    assert_eq!(read("/early"), Some(b"old t".to_vec()));
+    assert_eq!(read("/late"), Some(b"new t".to_vec()));
+    assert_eq!(read("/gone"), None);
+    assert_eq!(read("/a"), None);
+    assert_eq!(read("/t"), None);
+}
+
+#[test]
+fn recovery_reads_compressed_layers_and_honours_limit() {
+    let bytes = layer(&[
+        Item::File("big", b"0123456789"),
+        Item::Hardlink("wanted", "big"),
+    ]);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&bytes).unwrap();
+    let gzip = encoder.finish().unwrap();
+    let (scanned, recovered) = scan_and_recover(&gzip, &["/wanted"]);
+    assert_eq!(recovered, 1);
+    assert_eq!(
+        scanned.contents.get("/wanted").map(|bytes| &bytes[..]),
+        Some(&b"0123456789"[..])
+    );
+
+    // A target larger than the capture limit stays without contents, with its warning.
+    let limits = Limits {
+        max_captured_file: 9,
+        ..Limits::default()
+    };
+    let wants = |path: &str| path == "/wanted";
+    let mut scanned = scan_layer(&bytes[..], &wants, &limits).unwrap();
+    assert_eq!(recover_links(&mut scanned, &bytes[..], &limits).unwrap(), 0);
+    assert!(scanned.contents.is_empty());
+    assert_eq!(scanned.warnings.len(), 1);
+}
+
+/// A `docker save` file can be read again, so a wanted hardlink gets its target's contents. The
+/// same archive read as a stream cannot, and the link stays without contents.
+#[test]
+fn archive_file_recovers_hardlinked_contents() {
+    let bytes = layer(&[
+        Item::Dir("data/"),
+        Item::File("data/big", b"not wanted"),
+        Item::Hardlink("data/wanted", "data/big"),
+    ]);
+    let archive = one_layer_archive(&bytes, &Digest::of(&bytes));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("image.tar");
+    std::fs::write(&path, &archive).unwrap();
+    let wants = |path: &str| path == "/data/wanted";
+
+    let from_file =
+        read_docker_archive_file(&path, None, None, &wants, &Limits::default()).unwrap();
+    assert_eq!(
+        from_file.tree.read("/data/wanted"),
+        Some(&b"not wanted"[..])
+    );
+
+    let from_stream = read_docker_archive(
+        &archive[..],
+        "docker-archive:test.tar".into(),
+        None,
+        None,
+        &wants,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(from_stream.tree.read("/data/wanted"), None);
 }
 
 #[test]

@@ -44,6 +44,7 @@ use crate::layer::{
     FileRange, ForwardSeek, Guarded, HeaderGuard, LayerError, LayerScan, entry_data_end,
     fill_chunk, finish_entry, scan_layer, scan_layer_unhashed, shorten,
 };
+use crate::source::oci::recover_links_from;
 
 /// The maximum number of layers scanned at once while the archive streams by. Two keep both cores busy: one
 /// finishes its buffered tail while the reader starts feeding the next.
@@ -240,14 +241,27 @@ fn read_members(
                                     .pending
                                     .insert(name.clone(), pool.submit(offset, size));
                                 let member = FileRange::new(pool.file(), offset, size);
-                                let handle =
-                                    scope.spawn(move || scan_layer_unhashed(member, wants, limits));
+                                let again = FileRange::new(pool.file(), offset, size);
+                                let layer = name.clone();
+                                let handle = scope.spawn(move || {
+                                    let mut scanned = scan_layer_unhashed(member, wants, limits);
+                                    if let Ok((scan, _)) = &mut scanned {
+                                        recover_links_from(scan, again, limits, &layer);
+                                    }
+                                    scanned
+                                });
                                 workers.push_back((name, handle));
                                 skipped = finish_entry(&guard, data_end);
                                 continue;
                             }
                             let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
                             let (spare_sender, spare) = sync_channel(CHANNEL_CHUNKS);
+                            // A member of a file can be read again for hardlink targets; one of
+                            // a stream cannot.
+                            let again = hash_pool.map(|pool| {
+                                FileRange::new(pool.file(), entry.raw_file_position(), size)
+                            });
+                            let layer = name.clone();
                             let handle = scope.spawn(move || {
                                 let reader = ChunkReader {
                                     chunks: receiver,
@@ -255,7 +269,11 @@ fn read_members(
                                     current: Vec::new(),
                                     position: 0,
                                 };
-                                scan_layer(reader, wants, limits).map(|scan| (scan, true))
+                                let mut scanned = scan_layer(reader, wants, limits);
+                                if let (Ok(scan), Some(again)) = (&mut scanned, again) {
+                                    recover_links_from(scan, again, limits, &layer);
+                                }
+                                scanned.map(|scan| (scan, true))
                             });
                             workers.push_back((name, handle));
                             stream_member(&mut entry, prefix, size, &sender, &spare)
@@ -435,10 +453,11 @@ impl ArchiveContents {
             Some(Ok(scan)) => (scan, self.pending.get(&key).cloned()),
             Some(Err(source)) => return Err(corrupt(source)),
             None => match self.small.get(&key) {
-                Some(bytes) => (
-                    scan_layer(&bytes[..], wants, &self.limits).map_err(corrupt)?,
-                    None,
-                ),
+                Some(bytes) => {
+                    let mut scan = scan_layer(&bytes[..], wants, &self.limits).map_err(corrupt)?;
+                    recover_links_from(&mut scan, &bytes[..], &self.limits, &key);
+                    (scan, None)
+                }
                 None => return Err(self.missing(&key, referrer)),
             },
         };

@@ -861,7 +861,7 @@ fn scan_directory_layer(
     let digest = descriptor_digest(descriptor, &store.description)?;
     let member = blob_path(&digest);
     let (file, _) = store.open_blob(&digest, referrer)?;
-    let scan = scan_layer(BufReader::with_capacity(256 * 1024, file), wants, limits).map_err(
+    let mut scan = scan_layer(BufReader::with_capacity(256 * 1024, file), wants, limits).map_err(
         |source| SourceError::LayerCorrupt {
             description: store.description.clone(),
             layer: member.clone(),
@@ -884,6 +884,10 @@ fn scan_directory_layer(
             actual: scan.blob_size,
         });
     }
+    if !scan.uncaptured_links.is_empty() {
+        let (file, _) = store.open_blob(&digest, referrer)?;
+        recover_links_from(&mut scan, BufReader::new(file), limits, &member);
+    }
     Ok(ScannedLayer {
         name: member,
         scan,
@@ -891,4 +895,26 @@ fn scan_directory_layer(
         addressed_by_digest: true,
         pending: None,
     })
+}
+
+/// Reads a layer stored in a file a second time for the contents of hardlinks at wanted paths
+/// ([`crate::layer::recover_links`]). A failure leaves the links without contents, with the
+/// walk's warnings, and is logged.
+pub(crate) fn recover_links_from(
+    scan: &mut LayerScan,
+    blob: impl std::io::Read,
+    limits: &Limits,
+    layer: &str,
+) {
+    if scan.uncaptured_links.is_empty() {
+        return;
+    }
+    match crate::layer::recover_links(scan, blob, limits) {
+        Ok(recovered) => tracing::debug!(layer, recovered, "read hardlink targets again"),
+        Err(error) => tracing::warn!(
+            layer,
+            %error,
+            "failed to read the layer again for its hardlink targets"
+        ),
+    }
 }
