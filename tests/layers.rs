@@ -7,8 +7,11 @@ use std::io::Write;
 use inline_scan::digest::Digest;
 use inline_scan::filesystem::{FileKind, FileTree};
 use inline_scan::layer::{LayerEntryKind, LayerError, LayerScan, recover_links, scan_layer};
-use inline_scan::source::archive::{read_docker_archive, read_docker_archive_file};
+use inline_scan::source::archive::{
+    read_docker_archive, read_docker_archive_file, read_oci_archive, read_oci_archive_file,
+};
 use inline_scan::source::error::SourceError;
+use inline_scan::source::oci::read_oci_dir;
 use inline_scan::source::{Compression, Limits};
 use inline_scan::squash::Squasher;
 use tar::{EntryType, Header};
@@ -305,8 +308,8 @@ fn hardlink_to_uncaptured_target_warns() {
     );
 }
 
-/// Scans `bytes` wanting `wanted` paths only, then reads them again for the links whose
-/// targets the walk did not keep.
+/// Scans `bytes` with only the `wanted` paths requested, then reads them again for the links
+/// whose targets the walk did not keep.
 fn scan_and_recover(bytes: &[u8], wanted: &[&str]) -> (LayerScan, usize) {
     let wants = |path: &str| wanted.contains(&path);
     let mut scanned = scan_layer(bytes, &wants, &Limits::default()).unwrap();
@@ -344,7 +347,7 @@ fn recovery_follows_chains_and_order() {
         Item::Hardlink("early", "t"),
         Item::File("t", b"new t"),
         Item::Hardlink("late", "t"),
-        // A link replaced later by a plain file is not given its target's contents.
+        // A link replaced later by a directory is not given its target's contents.
         Item::File("u", b"u data"),
         Item::Hardlink("gone", "u"),
         Item::Dir("gone/"),
@@ -420,6 +423,101 @@ fn archive_file_recovers_hardlinked_contents() {
         &Limits::default(),
     )
     .unwrap();
+    assert_eq!(from_stream.tree.read("/data/wanted"), None);
+}
+
+/// Writes an OCI image layout of one plain layer into `folder` and returns its files, by path
+/// inside the layout.
+fn write_oci_layout(folder: &std::path::Path, layer_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let layer_digest = Digest::of(layer_bytes);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    }))
+    .unwrap();
+
+    let descriptor = |media_type: &str, bytes: &[u8]| {
+        serde_json::json!({
+            "mediaType": media_type,
+            "digest": Digest::of(bytes),
+            "size": bytes.len(),
+        })
+    };
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", layer_bytes)],
+    }))
+    .unwrap();
+    let mut manifest_descriptor =
+        descriptor("application/vnd.oci.image.manifest.v1+json", &manifest);
+    manifest_descriptor["annotations"] =
+        serde_json::json!({"org.opencontainers.image.ref.name": "1"});
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [manifest_descriptor],
+    }))
+    .unwrap();
+
+    let blob = |bytes: &[u8]| format!("blobs/sha256/{}", Digest::of(bytes).hex());
+    let files = vec![
+        (
+            "oci-layout".to_owned(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        ("index.json".to_owned(), index),
+        (blob(&manifest), manifest.clone()),
+        (blob(&config), config.clone()),
+        (blob(layer_bytes), layer_bytes.to_vec()),
+    ];
+    for (name, bytes) in &files {
+        let path = folder.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    files
+}
+
+/// An OCI layout directory and an OCI archive file can be read again too. An OCI archive read
+/// as a stream cannot.
+#[test]
+fn oci_sources_recover_hardlinked_contents() {
+    let bytes = layer(&[
+        Item::Dir("data/"),
+        Item::File("data/big", b"not wanted"),
+        Item::Hardlink("data/wanted", "data/big"),
+    ]);
+    let folder = tempfile::tempdir().unwrap();
+    let layout = folder.path().join("layout");
+    let files = write_oci_layout(&layout, &bytes);
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in &files {
+        let mut header = Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, &data[..]).unwrap();
+    }
+    let archive = builder.into_inner().unwrap();
+    let archive_path = folder.path().join("image.oci.tar");
+    std::fs::write(&archive_path, &archive).unwrap();
+    let wants = |path: &str| path == "/data/wanted";
+    let limits = Limits::default();
+
+    let from_dir = read_oci_dir(&layout, None, None, &wants, &limits).unwrap();
+    assert_eq!(from_dir.tree.read("/data/wanted"), Some(&b"not wanted"[..]));
+
+    let from_file = read_oci_archive_file(&archive_path, None, None, &wants, &limits).unwrap();
+    assert_eq!(
+        from_file.tree.read("/data/wanted"),
+        Some(&b"not wanted"[..])
+    );
+
+    let description = "oci-archive:test.tar".to_owned();
+    let from_stream =
+        read_oci_archive(&archive[..], description, None, None, &wants, &limits).unwrap();
     assert_eq!(from_stream.tree.read("/data/wanted"), None);
 }
 

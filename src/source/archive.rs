@@ -143,6 +143,7 @@ fn read_members(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
     hash_pool: Option<&HashPool>,
+    stored: Option<&Arc<File>>,
 ) -> Result<ArchiveContents, SourceError> {
     let mut contents = ArchiveContents {
         description: description.to_owned(),
@@ -258,8 +259,8 @@ fn read_members(
                             let (spare_sender, spare) = sync_channel(CHANNEL_CHUNKS);
                             // A member of a file can be read again for hardlink targets; one of
                             // a stream cannot.
-                            let again = hash_pool.map(|pool| {
-                                FileRange::new(pool.file(), entry.raw_file_position(), size)
+                            let again = stored.map(|file| {
+                                FileRange::new(Arc::clone(file), entry.raw_file_position(), size)
                             });
                             let layer = name.clone();
                             let handle = scope.spawn(move || {
@@ -571,7 +572,14 @@ pub fn read_docker_archive(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let contents = read_members(ForwardSeek::new(reader), &description, wants, limits, None)?;
+    let contents = read_members(
+        ForwardSeek::new(reader),
+        &description,
+        wants,
+        limits,
+        None,
+        None,
+    )?;
     docker_archive_image(contents, reference, platform, wants)
 }
 
@@ -689,7 +697,15 @@ pub fn read_docker_archive_file_deferred(
     let hash_file = reader.get_ref().try_clone().map_err(io_error)?;
     let threads = thread::available_parallelism().map_or(1, usize::from);
     let pool = HashPool::new(hash_file, threads).map_err(io_error)?;
-    let contents = read_members(reader, &description, wants, limits, Some(&pool))?;
+    let stored = pool.file();
+    let contents = read_members(
+        reader,
+        &description,
+        wants,
+        limits,
+        Some(&pool),
+        Some(&stored),
+    )?;
     docker_archive_image(contents, reference, platform, wants)
 }
 
@@ -703,7 +719,36 @@ pub fn read_oci_archive(
     wants: &(dyn CapturePolicy + Sync),
     limits: &Limits,
 ) -> Result<SourceImage, SourceError> {
-    let contents = read_members(ForwardSeek::new(reader), &description, wants, limits, None)?;
+    read_oci_archive_stored(
+        reader,
+        description,
+        reference,
+        platform,
+        wants,
+        limits,
+        None,
+    )
+}
+
+/// Reads an OCI archive like [`read_oci_archive`]. `stored` is the file the archive is read
+/// from, when there is one, so a layer can be read again for its hardlink targets.
+fn read_oci_archive_stored(
+    reader: impl Read,
+    description: String,
+    reference: Option<&str>,
+    platform: Option<&Platform>,
+    wants: &(dyn CapturePolicy + Sync),
+    limits: &Limits,
+    stored: Option<&Arc<File>>,
+) -> Result<SourceImage, SourceError> {
+    let contents = read_members(
+        ForwardSeek::new(reader),
+        &description,
+        wants,
+        limits,
+        None,
+        stored,
+    )?;
     if !contents.small.contains_key("index.json") {
         return Err(not_an_archive(&contents, "it has no index.json"));
     }
@@ -720,7 +765,23 @@ pub fn read_oci_archive_file(
 ) -> Result<SourceImage, SourceError> {
     let file = open_archive(path)?;
     let description = format!("oci-archive:{}", path.display());
-    read_oci_archive(file, description, reference, platform, wants, limits)
+    let stored = file
+        .get_ref()
+        .try_clone()
+        .map_err(|source| SourceError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    let stored = Arc::new(stored);
+    read_oci_archive_stored(
+        file,
+        description,
+        reference,
+        platform,
+        wants,
+        limits,
+        Some(&stored),
+    )
 }
 
 fn open_archive(path: &Path) -> Result<BufReader<File>, SourceError> {
