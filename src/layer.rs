@@ -1210,17 +1210,12 @@ impl Walk<'_> {
             None => {
                 self.contents.remove(&path);
                 if kind == FileKind::Regular && (self.wants)(&path) {
-                    self.uncaptured_links.push(UncapturedLink {
+                    let link = UncapturedLink {
                         link: path.clone(),
                         chain: self.link_chain(&target),
-                    });
-                    self.warnings.push(LayerWarning {
-                        path: path.clone(),
-                        message: format!(
-                            "hardlink to {target}, whose contents were not captured, so this \
-                             file's contents are unavailable"
-                        ),
-                    });
+                    };
+                    self.warnings.push(link.warning());
+                    self.uncaptured_links.push(link);
                 }
             }
         }
@@ -1307,7 +1302,7 @@ fn normalize_link_target(raw: &str) -> String {
     normalize_path(raw).unwrap_or_else(|| "/".to_owned())
 }
 
-/// The error for an entry that did not fit in the layer's entry list.
+/// Builds the error for an entry that did not fit in the layer's entry list.
 fn entry_error(path: &str, full: TextFull) -> LayerError {
     LayerError::Entry {
         path: path.to_owned(),

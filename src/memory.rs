@@ -18,8 +18,8 @@
 /// threshold fixed, peak RSS on the 2.3 GB benchmark image fell from 95 to 69 MiB. The 256 KiB
 /// chunk buffers stay below it: mapping each of them anew cost a third more wall time.
 ///
-/// Fixing the mmap threshold also stops glibc from adjusting its trim threshold, which would
-/// stay at 128 KiB and give the top of the heap back to the kernel so often that system time
+/// Fixing the mmap threshold also stops glibc from adjusting its trim threshold, which then
+/// stays at 128 KiB. The top of the heap went back to the kernel so often that system time
 /// rose by half on the 150 MB image. It is set to twice the mmap threshold, the ratio glibc
 /// keeps when it adjusts both itself.
 ///

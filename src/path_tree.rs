@@ -8,7 +8,7 @@
 //!
 //! The node's fields are sized for the common case. A size of 4 GiB or more, a mode, layer or
 //! name length above 16 bits, and user and group ids other than 0 sit in side tables, and a
-//! flag on the node says so.
+//! flag on the node marks each of them.
 //!
 //! Lookups take the absolute, normalised paths of [`FileEntry::path`]. Removing a path removes
 //! only its entry, as a map would; [`PathTree::remove_below`] removes a whole subtree.
@@ -600,7 +600,8 @@ mod tests {
         (narrow.uid, narrow.gid) = (0, 0);
         tree.insert(narrow.clone());
         assert_eq!(metadata(&tree.get(&long_path).unwrap()), metadata(&narrow));
-        assert!(tree.wide.is_empty() && tree.owners.is_empty());
+        assert!(tree.wide.is_empty());
+        assert!(tree.owners.is_empty());
 
         // A freed node that held a long name is reused for a short one.
         tree.remove_below("/d");

@@ -774,6 +774,20 @@ async fn export_without_response_times_out() {
     );
 }
 
+/// Runs the binary's `analyze --no-import mock:1` against the daemon at `host`, with only PATH
+/// and DOCKER_HOST set.
+async fn analyze_mock_image(host: &str) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
+        .args(["analyze", "--no-import", "mock:1"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DOCKER_HOST", host)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap()
+}
+
 /// A damaged export comes from the daemon, not from a file the user wrote: the error names the
 /// daemon's image and advises checking the daemon, with no advice to write an archive again.
 #[tokio::test]
@@ -781,15 +795,7 @@ async fn damaged_export_advises_checking_the_daemon() {
     for behavior in [ExportBehavior::EmptyBody, ExportBehavior::PartialMember] {
         let folder = tempfile::tempdir().unwrap();
         let host = start_mock_daemon(folder.path(), behavior).await;
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
-            .args(["analyze", "--no-import", "mock:1"])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DOCKER_HOST", &host)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .unwrap();
+        let output = analyze_mock_image(&host).await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("docker daemon image mock:1"), "{stderr}");
@@ -821,15 +827,7 @@ async fn non_docker_server_is_named_as_such() {
         }
     });
     let host = format!("unix://{}", socket.display());
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_inline-scan"))
-        .args(["analyze", "--no-import", "mock:1"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DOCKER_HOST", &host)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let output = analyze_mock_image(&host).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(

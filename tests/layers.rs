@@ -308,10 +308,10 @@ fn hardlink_to_uncaptured_target_warns() {
     );
 }
 
-/// Scans `bytes` with only the `wanted` paths requested, then reads them again for the links
+/// Scans `bytes` with only the `requested` paths captured, then reads them again for the links
 /// whose targets the walk did not keep.
-fn scan_and_recover(bytes: &[u8], wanted: &[&str]) -> (LayerScan, usize) {
-    let wants = |path: &str| wanted.contains(&path);
+fn scan_and_recover(bytes: &[u8], requested: &[&str]) -> (LayerScan, usize) {
+    let wants = |path: &str| requested.contains(&path);
     let mut scanned = scan_layer(bytes, &wants, &Limits::default()).unwrap();
     let recovered = recover_links(&mut scanned, bytes, &Limits::default()).unwrap();
     (scanned, recovered)
@@ -352,8 +352,8 @@ fn recovery_follows_chains_and_order() {
         Item::Hardlink("gone", "u"),
         Item::Dir("gone/"),
     ]);
-    let wanted = ["/c", "/early", "/late", "/gone"];
-    let (scanned, recovered) = scan_and_recover(&bytes, &wanted);
+    let requested = ["/c", "/early", "/late", "/gone"];
+    let (scanned, recovered) = scan_and_recover(&bytes, &requested);
     let read = |path: &str| scanned.contents.get(path).map(|bytes| bytes.to_vec());
     assert_eq!(recovered, 3);
     assert_eq!(read("/c"), Some(b"first a".to_vec()));

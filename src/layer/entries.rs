@@ -14,7 +14,7 @@ use crate::filesystem::FileKind;
 pub enum LayerEntryKind {
     Regular,
     Directory,
-    /// A symbolic link; [`LayerEntry::symlink_target`] holds its target.
+    /// A symbolic link. Its target is in [`LayerEntry::symlink_target`].
     Symlink,
     CharDevice,
     BlockDevice,
@@ -26,7 +26,7 @@ pub enum LayerEntryKind {
 }
 
 impl LayerEntryKind {
-    /// The kind of a file entry, without a symlink's target. `None` for the two markers.
+    /// Splits a file kind into the entry kind and, for a symlink, its target.
     fn from_file_kind(kind: &FileKind) -> (Self, Option<&str>) {
         match kind {
             FileKind::Regular => (Self::Regular, None),
@@ -61,7 +61,7 @@ pub struct LayerEntry<'a> {
 }
 
 impl LayerEntry<'_> {
-    /// The file this entry adds, or `None` for a whiteout or an opaque marker.
+    /// Returns the file this entry adds, or `None` for a whiteout or an opaque marker.
     pub fn file_kind(&self) -> Option<FileKind> {
         Some(match self.kind {
             LayerEntryKind::Regular => FileKind::Regular,

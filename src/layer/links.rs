@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tar::EntryType;
 
-use super::{LayerScan, normalize_link_target};
+use super::{LayerScan, LayerWarning, normalize_link_target};
 use crate::filesystem::normalize_path;
 use crate::source::{Limits, compression};
 
@@ -23,6 +23,21 @@ pub struct UncapturedLink {
     pub link: String,
     /// The link's target, then that target's own target while it is a hardlink too, and so on.
     pub chain: Vec<String>,
+}
+
+impl UncapturedLink {
+    /// Returns the warning the walk records for this link, and that [`recover_links`] drops
+    /// once the link has its contents.
+    pub fn warning(&self) -> LayerWarning {
+        let target = self.chain.first().map_or("", String::as_str);
+        LayerWarning {
+            path: self.link.clone(),
+            message: format!(
+                "hardlink to {target}, whose contents were not captured, so this file's \
+                 contents are unavailable"
+            ),
+        }
+    }
 }
 
 /// Reads the layer `blob` (compressed or not) again and gives each link of
@@ -90,9 +105,13 @@ pub fn recover_links(scan: &mut LayerScan, blob: impl Read, limits: &Limits) -> 
     }
 
     let recovered = resolved.len();
-    scan.warnings.retain(|warning| {
-        !(resolved.contains_key(&warning.path) && warning.message.starts_with("hardlink to "))
-    });
+    let settled: Vec<LayerWarning> = scan
+        .uncaptured_links
+        .iter()
+        .filter(|link| resolved.contains_key(&link.link))
+        .map(UncapturedLink::warning)
+        .collect();
+    scan.warnings.retain(|warning| !settled.contains(warning));
     scan.uncaptured_links
         .retain(|link| !resolved.contains_key(&link.link));
     scan.contents.extend(resolved);
