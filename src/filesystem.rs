@@ -101,6 +101,13 @@ impl FileTree {
             .map(|bytes| &bytes[..])
     }
 
+    /// Returns the captured contents of the file at `path`, as [`FileTree::read`] does, shared
+    /// with the tree.
+    pub fn read_shared(&self, path: &str) -> Option<Arc<[u8]>> {
+        let resolved = self.resolve(path)?;
+        self.contents.get(&resolved.real_path).cloned()
+    }
+
     /// Returns the result `extractor` kept for the visible regular file at `path` (no symlinks
     /// followed), or `None` when it kept nothing there.
     pub fn extract(&self, path: &str, extractor: &str) -> Option<&Extract> {

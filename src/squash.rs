@@ -70,7 +70,8 @@ impl Squasher {
     }
 
     /// Returns the squashed tree of every layer added.
-    pub fn finish(self) -> FileTree {
+    pub fn finish(mut self) -> FileTree {
+        self.tree.entries.shrink_to_fit();
         self.tree
     }
 

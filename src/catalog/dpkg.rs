@@ -13,7 +13,8 @@ use crate::filesystem::FileTree;
 
 use super::registry::location;
 use super::{
-    CatalogWarning, Cataloger, Environment, Evidence, Location, Package, PackageFile, PackageType,
+    CatalogWarning, Cataloger, Environment, Evidence, Location, Package, PackageFile, PackageFiles,
+    PackageType,
 };
 use super::{cpe, license, purl};
 
@@ -437,7 +438,7 @@ fn build_package(
         locations,
         metadata_type: "dpkg-db-entry",
         metadata: Value::Object(metadata),
-        files: Some(files),
+        files: Some(PackageFiles::Listed(files)),
     };
     package.cpes = cpe::generate(&package);
     Some(package)

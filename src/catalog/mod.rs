@@ -22,7 +22,10 @@ pub mod rpm;
 pub mod ruby;
 pub mod rust;
 
-pub use package::{Cpe, Distro, Evidence, License, Location, Package, PackageFile, PackageType};
+pub use package::{
+    Cpe, Distro, Evidence, FileView, License, Location, Package, PackageFile, PackageFiles,
+    PackageType,
+};
 
 use std::sync::Arc;
 

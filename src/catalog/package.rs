@@ -1,6 +1,8 @@
 //! The package model: what every cataloger records, shaped after syft's JSON artifacts so the
 //! SBOM writers can render it without guessing.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::digest::Digest;
@@ -167,7 +169,7 @@ pub struct Package {
     /// `serde_json::Value` object costs several times their text. When set, this list is the
     /// metadata's `files` field, and `metadata` keeps only a null in that field's place (see
     /// [`Package::metadata_json`]).
-    pub files: Option<Vec<PackageFile>>,
+    pub files: Option<PackageFiles>,
 }
 
 impl Package {
@@ -281,9 +283,36 @@ impl PackageFile {
     pub fn is_config_file(&self) -> Option<bool> {
         self.config
     }
+
+    pub fn view(&self) -> FileView<'_> {
+        FileView {
+            path: self.path(),
+            digest: self.digest(),
+            size: self.size(),
+            config: self.config,
+        }
+    }
 }
 
 impl Serialize for PackageFile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(serializer)
+    }
+}
+
+/// One file of a package's record, borrowed: from a [`PackageFile`] or from the text of a
+/// Python RECORD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileView<'a> {
+    pub path: &'a str,
+    /// The digest's algorithm and value.
+    pub digest: Option<(&'a str, &'a str)>,
+    /// The size as the record spells it.
+    pub size: Option<&'a str>,
+    pub config: Option<bool>,
+}
+
+impl Serialize for FileView<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
 
@@ -298,15 +327,15 @@ impl Serialize for PackageFile {
         }
 
         let fields = 1
-            + usize::from(self.has_digest)
-            + usize::from(self.has_size)
+            + usize::from(self.digest.is_some())
+            + usize::from(self.size.is_some())
             + usize::from(self.config.is_some());
         let mut map = serializer.serialize_map(Some(fields))?;
-        map.serialize_entry("path", self.path())?;
-        if let Some((algorithm, value)) = self.digest() {
+        map.serialize_entry("path", self.path)?;
+        if let Some((algorithm, value)) = self.digest {
             map.serialize_entry("digest", &FileDigest(algorithm, value))?;
         }
-        if let Some(size) = self.size() {
+        if let Some(size) = self.size {
             map.serialize_entry("size", size)?;
         }
         if let Some(config) = self.config {
@@ -316,13 +345,102 @@ impl Serialize for PackageFile {
     }
 }
 
+/// The files of a package's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackageFiles {
+    /// Files read one by one from the record.
+    Listed(Vec<PackageFile>),
+    /// The bytes of a Python RECORD file (`path,algorithm=value,size` lines), read again each
+    /// time the files are listed. They are the bytes the file tree captured, shared, so the
+    /// list costs no memory of its own: on the 2.3 GB benchmark image, 96,000 typed entries
+    /// took 14 MB. The bytes are UTF-8, checked when the list was made.
+    Record { bytes: Arc<[u8]>, len: usize },
+}
+
+impl PackageFiles {
+    /// Reads a Python RECORD file's bytes. Returns the files and the number of lines that are
+    /// not `path,hash,size`, which are skipped. Bytes that are not UTF-8 are read with
+    /// replacement characters into a typed list.
+    pub fn from_python_record(bytes: Arc<[u8]>) -> (Self, usize) {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            let text = String::from_utf8_lossy(&bytes);
+            let mut skipped = 0;
+            let files = record_lines(&text)
+                .filter_map(|line| {
+                    skipped += usize::from(line.is_none());
+                    line.map(|file| PackageFile::new(file.path, file.digest, file.size, None))
+                })
+                .collect();
+            return (Self::Listed(files), skipped);
+        };
+        let (mut len, mut skipped) = (0, 0);
+        for line in record_lines(text) {
+            match line {
+                Some(_) => len += 1,
+                None => skipped += 1,
+            }
+        }
+        (Self::Record { bytes, len }, skipped)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Listed(files) => files.len(),
+            Self::Record { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Returns the files in the record's order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = FileView<'_>> + '_> {
+        match self {
+            Self::Listed(files) => Box::new(files.iter().map(PackageFile::view)),
+            Self::Record { bytes, .. } => {
+                let text = std::str::from_utf8(bytes).expect("checked when the list was made");
+                Box::new(record_lines(text).flatten())
+            }
+        }
+    }
+}
+
+impl Serialize for PackageFiles {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+/// Reads the lines of a Python RECORD file (`path,hash,size`, where the hash is
+/// `algorithm=value`), skipping blank ones. A line without two commas, such as a merge-conflict
+/// marker, comes out as `None`. Empty hash and size fields come out as absent ones.
+fn record_lines(text: &str) -> impl Iterator<Item = Option<FileView<'_>>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut parts = line.rsplitn(3, ',');
+            let (Some(size), Some(hash), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return None;
+            };
+            Some(FileView {
+                path,
+                digest: hash.split_once('='),
+                size: (!size.is_empty()).then_some(size),
+                config: None,
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
 
-    fn package(metadata: serde_json::Value, files: Option<Vec<PackageFile>>) -> Package {
+    fn package(metadata: serde_json::Value, files: Option<PackageFiles>) -> Package {
         Package {
             name: "demo".into(),
             version: "1".into(),
@@ -345,7 +463,9 @@ mod tests {
             PackageFile::new("/usr/bin/demo", None, None, Some(false)),
         ];
         let metadata = json!({"package": "demo", "files": null, "after": 1});
-        let rendered = serde_json::to_string(&package(metadata, Some(files)).metadata_json());
+        let rendered = serde_json::to_string(
+            &package(metadata, Some(PackageFiles::Listed(files))).metadata_json(),
+        );
         assert_eq!(
             rendered.unwrap(),
             r#"{"package":"demo","files":[{"path":"/etc/demo.conf","digest":{"algorithm":"md5","value":"0a1b"},"isConfigFile":true},{"path":"/usr/bin/demo","isConfigFile":false}],"after":1}"#

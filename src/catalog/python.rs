@@ -13,7 +13,8 @@ use crate::filesystem::FileTree;
 
 use super::registry::location;
 use super::{
-    CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageFile, PackageType,
+    CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageFile, PackageFiles,
+    PackageType,
 };
 use super::{cpe, license, purl};
 
@@ -238,24 +239,6 @@ fn licenses(tree: &FileTree, metadata_path: &str, fields: &Metadata) -> Vec<Lice
         .collect()
 }
 
-/// Reads RECORD lines (`path,hash,size`). Lines without a comma, such as merge-conflict
-/// markers, are skipped and counted.
-fn record_files(text: &str) -> (Vec<PackageFile>, usize) {
-    let mut files = Vec::new();
-    let mut skipped = 0;
-    for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
-        let mut parts = line.rsplitn(3, ',');
-        let (Some(size), Some(hash), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            skipped += 1;
-            continue;
-        };
-        let size = (!size.is_empty()).then_some(size);
-        files.push(PackageFile::new(path, hash.split_once('='), size, None));
-    }
-    (files, skipped)
-}
-
 fn build_package(
     tree: &FileTree,
     metadata_path: &str,
@@ -290,14 +273,14 @@ fn build_package(
         metadata.insert(json_key.into(), json!(fields.get(key)));
     }
 
-    let mut files = Vec::new();
+    let mut files = PackageFiles::Listed(Vec::new());
     let mut top_level = Vec::new();
     let mut direct_url: Option<Value> = None;
     if !info_dir.is_empty() {
         let record = format!("{info_dir}/RECORD");
         let installed = format!("{info_dir}/installed-files.txt");
-        if let Some(bytes) = tree.read(&record) {
-            let (parsed, skipped) = record_files(&String::from_utf8_lossy(bytes));
+        if let Some(bytes) = tree.read_shared(&record) {
+            let (parsed, skipped) = PackageFiles::from_python_record(bytes);
             if skipped > 0 {
                 warnings.push(warning(
                     &record,
@@ -307,12 +290,14 @@ fn build_package(
             files = parsed;
             locations.extend(location(tree, &record, Evidence::Supporting));
         } else if let Some(bytes) = tree.read(&installed) {
-            files = String::from_utf8_lossy(bytes)
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(|line| PackageFile::new(line, None, None, None))
-                .collect();
+            files = PackageFiles::Listed(
+                String::from_utf8_lossy(bytes)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(|line| PackageFile::new(line, None, None, None))
+                    .collect(),
+            );
             locations.extend(location(tree, &installed, Evidence::Supporting));
         }
         let direct_url_path = format!("{info_dir}/direct_url.json");
@@ -455,16 +440,29 @@ mod tests {
 
     #[test]
     fn record_skips_conflict_markers() {
-        let (files, skipped) = record_files("a.py,sha256=abc,12\n<<<<<<< HEAD\nb.pyc,,\n");
+        let bytes: &[u8] = b"a.py,sha256=abc,12\n<<<<<<< HEAD\n\n  b.pyc,,  \n";
+        let (files, skipped) = PackageFiles::from_python_record(bytes.into());
+        assert!(matches!(files, PackageFiles::Record { .. }));
         assert_eq!(files.len(), 2);
         assert_eq!(skipped, 1);
         assert_eq!(
-            serde_json::to_value(&files[1]).unwrap(),
-            json!({"path": "b.pyc"})
+            serde_json::to_value(&files).unwrap(),
+            json!([
+                {"path": "a.py", "digest": {"algorithm": "sha256", "value": "abc"}, "size": "12"},
+                {"path": "b.pyc"},
+            ])
         );
+    }
+
+    #[test]
+    fn record_that_is_not_utf8_is_read_with_replacements() {
+        let bytes: &[u8] = b"caf\xe9.py,sha256=abc,3\nnot a record line\n";
+        let (files, skipped) = PackageFiles::from_python_record(bytes.into());
+        assert!(matches!(files, PackageFiles::Listed(_)));
+        assert_eq!((files.len(), skipped), (1, 1));
         assert_eq!(
-            serde_json::to_value(&files[0]).unwrap(),
-            json!({"path": "a.py", "digest": {"algorithm": "sha256", "value": "abc"}, "size": "12"})
+            serde_json::to_value(&files).unwrap(),
+            json!([{"path": "caf\u{fffd}.py", "digest": {"algorithm": "sha256", "value": "abc"}, "size": "3"}])
         );
     }
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::filesystem::{FileKind, FileTree};
 
-use super::{Location, Package, PackageFile, PackageType};
+use super::{Location, Package, PackageType};
 
 /// The relationships of one catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn owned_paths(package: &Package) -> Vec<&str> {
         return Vec::new();
     }
     let paths = match &package.files {
-        Some(files) => files.iter().map(PackageFile::path).collect(),
+        Some(files) => files.iter().map(|file| file.path).collect(),
         None => string_list(&package.metadata, "files", Some("path")),
     };
     paths
