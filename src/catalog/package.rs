@@ -414,7 +414,7 @@ impl Serialize for PackageFiles {
 
 /// Reads the lines of a Python RECORD file (`path,hash,size`, where the hash is
 /// `algorithm=value`), skipping blank ones. A line without two commas, such as a merge-conflict
-/// marker, comes out as `None`. Empty hash and size fields come out as absent ones.
+/// marker, comes out as `None`. An empty size, and a hash with no `=`, come out as absent.
 fn record_lines(text: &str) -> impl Iterator<Item = Option<FileView<'_>>> {
     text.lines()
         .map(str::trim)

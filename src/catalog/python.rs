@@ -455,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn record_that_is_not_utf8_is_read_with_replacements() {
+    fn non_utf8_record_uses_replacements() {
         let bytes: &[u8] = b"caf\xe9.py,sha256=abc,3\nnot a record line\n";
         let (files, skipped) = PackageFiles::from_python_record(bytes.into());
         assert!(matches!(files, PackageFiles::Listed(_)));

@@ -175,7 +175,7 @@ impl<T: Copy> SideTable<T> {
         self.0.push((index, value));
     }
 
-    /// Returns the value of entry `index`. Only called for an entry whose flag says it has one.
+    /// Returns the value of entry `index`. Only called for an entry whose flag marks a value.
     fn get(&self, index: u32) -> T {
         let at = self
             .0
