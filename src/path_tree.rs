@@ -158,7 +158,6 @@ fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
 }
 
 impl PathTree {
-    /// Returns the number of paths that have an entry.
     /// Gives back the room the node and name buffers keep for growth. The names grow by
     /// doubling, so up to half of their buffer can be spare once the last layer is added: 2.7
     /// MB of 8.4 on the 2.3 GB benchmark image.
@@ -168,6 +167,7 @@ impl PathTree {
         self.free.shrink_to_fit();
     }
 
+    /// Returns the number of paths that have an entry.
     pub fn len(&self) -> usize {
         self.len
     }
