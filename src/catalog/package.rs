@@ -360,19 +360,15 @@ pub enum PackageFiles {
 impl PackageFiles {
     /// Reads a Python RECORD file's bytes. Returns the files and the number of lines that are
     /// not `path,hash,size`, which are skipped. Bytes that are not UTF-8 are read with
-    /// replacement characters into a typed list.
+    /// replacement characters into a typed list, and so is a RECORD with a quote character: the
+    /// file is CSV, and Python's writer quotes a path with a comma or a quote in it.
     pub fn from_python_record(bytes: Arc<[u8]>) -> (Self, usize) {
         let Ok(text) = std::str::from_utf8(&bytes) else {
-            let text = String::from_utf8_lossy(&bytes);
-            let mut skipped = 0;
-            let files = record_lines(&text)
-                .filter_map(|line| {
-                    skipped += usize::from(line.is_none());
-                    line.map(|file| PackageFile::new(file.path, file.digest, file.size, None))
-                })
-                .collect();
-            return (Self::Listed(files), skipped);
+            return Self::listed_record(&String::from_utf8_lossy(&bytes));
         };
+        if text.contains('"') {
+            return Self::listed_record(text);
+        }
         let (mut len, mut skipped) = (0, 0);
         for line in record_lines(text) {
             match line {
@@ -381,6 +377,25 @@ impl PackageFiles {
             }
         }
         (Self::Record { bytes, len }, skipped)
+    }
+
+    /// Reads RECORD lines into a typed list, with the quotes of a quoted path removed.
+    fn listed_record(text: &str) -> (Self, usize) {
+        let mut skipped = 0;
+        let mut files = Vec::new();
+        for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            let parsed = match unquote_path(line) {
+                Some((path, rest)) => record_line_fields(rest)
+                    .map(|(digest, size)| PackageFile::new(&path, digest, size, None)),
+                None => record_line(line)
+                    .map(|file| PackageFile::new(file.path, file.digest, file.size, None)),
+            };
+            match parsed {
+                Some(file) => files.push(file),
+                None => skipped += 1,
+            }
+        }
+        (Self::Listed(files), skipped)
     }
 
     pub fn len(&self) -> usize {
@@ -419,19 +434,53 @@ fn record_lines(text: &str) -> impl Iterator<Item = Option<FileView<'_>>> {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
-        .map(|line| {
-            let mut parts = line.rsplitn(3, ',');
-            let (Some(size), Some(hash), Some(path)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return None;
-            };
-            Some(FileView {
-                path,
-                digest: hash.split_once('='),
-                size: (!size.is_empty()).then_some(size),
-                config: None,
-            })
-        })
+        .map(record_line)
+}
+
+/// Reads one RECORD line whose path is not quoted. The path is everything before the last two
+/// commas, so a path with a comma that was written without quotes is kept whole.
+fn record_line(line: &str) -> Option<FileView<'_>> {
+    let (rest, size) = line.rsplit_once(',')?;
+    let (path, hash) = rest.rsplit_once(',')?;
+    Some(FileView {
+        path,
+        digest: hash.split_once('='),
+        size: (!size.is_empty()).then_some(size),
+        config: None,
+    })
+}
+
+/// The digest and size a file's `hash,size` fields give.
+type RecordFields<'a> = (Option<(&'a str, &'a str)>, Option<&'a str>);
+
+/// Reads the `hash,size` fields that follow a quoted path.
+fn record_line_fields(rest: &str) -> Option<RecordFields<'_>> {
+    let (hash, size) = rest.rsplit_once(',')?;
+    Some((hash.split_once('='), (!size.is_empty()).then_some(size)))
+}
+
+/// Splits a line that starts with a quoted path into the path, with each `""` read as one
+/// quote, and the fields after the comma that ends it. Returns `None` when the line does not
+/// start with a quote, or its closing quote is not followed by a comma.
+fn unquote_path(line: &str) -> Option<(String, &str)> {
+    let quoted = line.strip_prefix('"')?;
+    let mut path = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((at, c)) = chars.next() {
+        if c != '"' {
+            path.push(c);
+            continue;
+        }
+        match quoted[at + 1..].chars().next() {
+            Some('"') => {
+                path.push('"');
+                chars.next();
+            }
+            Some(',') => return Some((path, &quoted[at + 2..])),
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -493,6 +542,28 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&bare).unwrap(),
             json!({"path": "x", "size": ""})
+        );
+    }
+
+    #[test]
+    fn record_quoted_paths_are_unquoted() {
+        let bytes: &[u8] = b"\"pkg/a,b.py\",sha256=abc,12\n\
+            \"pkg/say \"\"hi\"\".txt\",,\n\
+            \"pkg/open.py,sha256=def,3\n\
+            \"pkg/short.py\",sha256=xyz\n\
+            plain/c.py,sha256=ghi,4\n";
+        let (files, skipped) = PackageFiles::from_python_record(bytes.into());
+        assert!(matches!(files, PackageFiles::Listed(_)));
+        assert_eq!(skipped, 1, "the quoted path with one field after it");
+        let rendered = serde_json::to_value(&files).unwrap();
+        assert_eq!(
+            rendered,
+            json!([
+                {"path": "pkg/a,b.py", "digest": {"algorithm": "sha256", "value": "abc"}, "size": "12"},
+                {"path": "pkg/say \"hi\".txt"},
+                {"path": "\"pkg/open.py", "digest": {"algorithm": "sha256", "value": "def"}, "size": "3"},
+                {"path": "plain/c.py", "digest": {"algorithm": "sha256", "value": "ghi"}, "size": "4"},
+            ])
         );
     }
 }
