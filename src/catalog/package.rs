@@ -360,8 +360,9 @@ pub enum PackageFiles {
 impl PackageFiles {
     /// Reads a Python RECORD file's bytes. Returns the files and the number of lines that are
     /// not `path,hash,size`, which are skipped. Bytes that are not UTF-8 are read with
-    /// replacement characters into a typed list, and so is a RECORD with a quote character: the
-    /// file is CSV, and Python's writer quotes a path with a comma or a quote in it.
+    /// replacement characters into a typed list. A RECORD with a quote character also goes into
+    /// a typed list, because the file is CSV and Python's writer quotes a path with a comma or a
+    /// quote in it.
     pub fn from_python_record(bytes: Arc<[u8]>) -> (Self, usize) {
         let Ok(text) = std::str::from_utf8(&bytes) else {
             return Self::listed_record(&String::from_utf8_lossy(&bytes));
@@ -440,12 +441,13 @@ fn record_lines(text: &str) -> impl Iterator<Item = Option<FileView<'_>>> {
 /// Reads one RECORD line whose path is not quoted. The path is everything before the last two
 /// commas, so a path with a comma that was written without quotes is kept whole.
 fn record_line(line: &str) -> Option<FileView<'_>> {
-    let (rest, size) = line.rsplit_once(',')?;
-    let (path, hash) = rest.rsplit_once(',')?;
+    let (before_size, _) = line.rsplit_once(',')?;
+    let (path, _) = before_size.rsplit_once(',')?;
+    let (digest, size) = record_line_fields(&line[path.len() + 1..])?;
     Some(FileView {
         path,
-        digest: hash.split_once('='),
-        size: (!size.is_empty()).then_some(size),
+        digest,
+        size,
         config: None,
     })
 }

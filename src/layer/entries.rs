@@ -124,7 +124,7 @@ impl fmt::Display for TextFull {
 impl std::error::Error for TextFull {}
 
 /// One entry: where its path starts in the text, its length, and the fields that fit in 16
-/// bytes. A symlink or hardlink target follows the path in the text. The rest sits in the side
+/// bytes. A symlink or hardlink target follows the path in the text. The rest is in the side
 /// tables of [`LayerEntries`], each flagged here: the lengths of link targets, a size of 4 GiB
 /// or more, a mode above 16 bits, and user and group ids other than 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +142,7 @@ const HAS_SYMLINK: u8 = 1;
 const HAS_HARDLINK: u8 = 2;
 /// The size and mode are in [`LayerEntries::wide`].
 const WIDE: u8 = 4;
-/// The user and group ids are in [`LayerEntries::owners`]; without the flag both are 0.
+/// The user and group ids are in [`LayerEntries::owners`]. Without the flag, both are 0.
 const OWNED: u8 = 8;
 
 /// The lengths of an entry's link targets.
