@@ -13,7 +13,6 @@ use std::any::Any;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher as _;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -659,8 +658,6 @@ fn scan<P: CapturePolicy + ?Sized>(
         extracts: HashMap::new(),
         warnings: Vec::new(),
         uncaptured_links: Vec::new(),
-        latest: hashbrown::HashTable::new(),
-        hasher: hashbrown::DefaultHashBuilder::default(),
         scratch: Vec::new(),
     };
 
@@ -849,10 +846,10 @@ fn walk_tar<R: Read>(
     }
     if guard.exceeded() {
         return Err(LayerError::HeaderTooLarge {
-            path: walk
-                .entries
-                .last()
-                .map_or_else(|| "the start of the layer".to_owned(), |e| shorten(e.path)),
+            path: walk.entries.last().map_or_else(
+                || "the start of the layer".to_owned(),
+                |e| shorten(&e.path.to_string()),
+            ),
             limit: walk.limits.max_tar_header,
         });
     }
@@ -940,10 +937,6 @@ struct Walk<'a> {
     extracts: HashMap<String, Extracts>,
     warnings: Vec<LayerWarning>,
     uncaptured_links: Vec<UncapturedLink>,
-    /// Index into `entries` of the latest entry for each path, for hardlink targets, found by
-    /// the hash of the path. The path itself is the entry's, so it is not stored twice.
-    latest: hashbrown::HashTable<usize>,
-    hasher: hashbrown::DefaultHashBuilder,
     /// The buffer a claimed file is read into for its extractors, kept between files. It
     /// contains at most [`SPOOL_IN_MEMORY`] bytes.
     scratch: Vec<u8>,
@@ -951,10 +944,10 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     /// Frees what only the walk needed. A layer's entries are kept until every layer is read,
-    /// so the room a growing vector keeps spare (up to half of it) is given back here.
+    /// so their lookup tables and the room a growing vector keeps spare (up to half of it) are
+    /// given back here.
     fn finish(&mut self) {
-        self.latest = hashbrown::HashTable::new();
-        self.entries.shrink_to_fit();
+        self.entries.finish();
     }
 
     fn read_entries(
@@ -1246,15 +1239,13 @@ impl Walk<'_> {
         };
         self.entries
             .push(entry)
+            .map(drop)
             .map_err(|full| entry_error(path, full))
     }
 
     /// Returns the latest file entry at `path` so far.
     fn latest_entry(&self, path: &str) -> Option<LayerEntry<'_>> {
-        let hash = self.hasher.hash_one(path);
-        self.latest
-            .find(hash, |&index| self.entries.path(index) == path)
-            .and_then(|&index| self.entries.get(index))
+        self.entries.latest(path)
     }
 
     /// Returns `target`, then its own hardlink target while the latest entry there is a
@@ -1276,24 +1267,9 @@ impl Walk<'_> {
 
     /// Appends a file entry and makes it the latest entry for its path.
     fn push(&mut self, entry: NewEntry<'_>) -> Result<(), LayerError> {
-        let index = self.entries.len();
         self.entries
-            .push(entry)
-            .map_err(|full| entry_error(entry.path, full))?;
-        let hash = self.hasher.hash_one(entry.path);
-        let entries = &self.entries;
-        let hasher = &self.hasher;
-        match self.latest.entry(
-            hash,
-            |&other| entries.path(other) == entry.path,
-            |&other| hasher.hash_one(entries.path(other)),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut found) => *found.get_mut() = index,
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                vacant.insert(index);
-            }
-        }
-        Ok(())
+            .push_latest(entry)
+            .map_err(|full| entry_error(entry.path, full))
     }
 }
 
@@ -1437,16 +1413,16 @@ mod tests {
             Some(&b"kept!\n"[..])
         );
         assert!(!scan.contents.contains_key("/opt/large.bin"));
-        let sizes: Vec<(&str, u64)> = scan
+        let sizes: Vec<(String, u64)> = scan
             .entries
             .iter()
-            .map(|entry| (entry.path, entry.size))
+            .map(|entry| (entry.path.to_string(), entry.size))
             .collect();
         assert_eq!(
             sizes,
             [
-                ("/opt/large.bin", 3 * TAR_CHUNK as u64 + 1000),
-                ("/etc/wanted", 6)
+                ("/opt/large.bin".to_owned(), 3 * TAR_CHUNK as u64 + 1000),
+                ("/etc/wanted".to_owned(), 6)
             ]
         );
     }
@@ -1596,7 +1572,7 @@ mod tests {
         let scan = scan_layer(&tar[..], &HeadOnly, &limits(2047)).unwrap();
         assert_eq!(scan.diff_id, Digest::of(&tar));
         assert_eq!(scan.entries.len(), 2);
-        assert_eq!(scan.entries.path(1), format!("/{long_name}"));
+        assert_eq!(scan.entries.path(1).to_string(), format!("/{long_name}"));
 
         let error = scan_layer(&tar[..], &HeadOnly, &limits(2046)).unwrap_err();
         assert!(

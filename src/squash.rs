@@ -40,12 +40,19 @@ impl Squasher {
         self.current = layer;
         self.tree.layers.push(scan.diff_id);
 
+        // The layer stores an entry's path in two parts, so each path is spelled into this
+        // buffer.
+        let mut path = String::new();
         // Markers only ever act on lower layers, so they all go first, wherever they sit in
         // the layer's tar.
         for entry in scan.entries.iter() {
             match entry.kind {
-                LayerEntryKind::Whiteout => self.remove_with_subtree(entry.path),
-                LayerEntryKind::OpaqueDirectory => self.remove_children(entry.path),
+                LayerEntryKind::Whiteout => {
+                    self.remove_with_subtree(entry.path.write_into(&mut path));
+                }
+                LayerEntryKind::OpaqueDirectory => {
+                    self.remove_children(entry.path.write_into(&mut path));
+                }
                 _ => {}
             }
         }
@@ -57,15 +64,16 @@ impl Squasher {
             let Some(kind) = entry.file_kind() else {
                 continue;
             };
+            let path = entry.path.write_into(&mut path);
             let (captured, extracted) = if kind == FileKind::Regular {
                 (
-                    scan.contents.get(entry.path).cloned(),
-                    scan.extracts.get(entry.path).cloned(),
+                    scan.contents.get(path).cloned(),
+                    scan.extracts.get(path).cloned(),
                 )
             } else {
                 (None, None)
             };
-            self.insert(layer, &entry, kind, captured, extracted);
+            self.insert(layer, path, &entry, kind, captured, extracted);
         }
     }
 
@@ -78,12 +86,12 @@ impl Squasher {
     fn insert(
         &mut self,
         layer: usize,
+        path: &str,
         entry: &LayerEntry<'_>,
         kind: FileKind,
         captured: Option<Arc<[u8]>>,
         extracted: Option<Extracts>,
     ) {
-        let path = entry.path;
         let is_directory = kind == FileKind::Directory;
         if self.tree.entries.is_directory(path) == Some(true) && !is_directory {
             self.remove_children(path);
