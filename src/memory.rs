@@ -41,3 +41,22 @@ pub fn configure_malloc() {
 /// largest chunk buffer.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: libc::c_int = 1024 * 1024;
+
+/// Gives the free memory inside the heap back to the kernel, not only the free space at its
+/// top as the trim threshold does.
+///
+/// Building the squashed tree frees every layer's entry list, and the small blocks among them
+/// leave holes all over the heap, about 9 MB on the 2.3 GB benchmark image. Cataloging
+/// allocates less than that in small blocks, so without this call the holes stay resident
+/// beside the catalog's peak. The call walks the free lists once: under a millisecond here.
+///
+/// Does nothing on other C libraries.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim only changes the allocator's own free memory. It touches no block in
+    // use, and glibc's malloc locks its arena around it, so any thread may call it any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

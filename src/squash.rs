@@ -38,7 +38,7 @@ impl Squasher {
     pub fn add_layer(&mut self, scan: LayerScan) {
         let layer = self.tree.layers.len();
         self.current = layer;
-        self.tree.layers.push(scan.diff_id);
+        self.tree.layers.push(scan.diff_id.clone());
 
         // The layer stores an entry's path in two parts, so each path is spelled into this
         // buffer.
@@ -75,11 +75,15 @@ impl Squasher {
             };
             self.insert(layer, path, &entry, kind, captured, extracted);
         }
+        // The layer's entry list is freed here, and the tree grows into new mappings, so the
+        // holes it leaves are handed back at once.
+        drop(scan);
+        crate::memory::release_free_memory();
     }
 
     /// Returns the squashed tree of every layer added.
     pub fn finish(mut self) -> FileTree {
-        self.tree.entries.shrink_to_fit();
+        self.tree.entries.freeze();
         self.tree
     }
 
