@@ -202,7 +202,7 @@ fn compare_java_case(case: &str) -> Vec<String> {
             artifact["purl"].clone(),
             package.purl.clone().into(),
         );
-        let our_cpes: Vec<String> = package.cpes.iter().map(|cpe| cpe.cpe.clone()).collect();
+        let our_cpes: Vec<String> = package.cpes.iter().map(|cpe| cpe.cpe.to_owned()).collect();
         check("cpes", cpes_of(artifact).into(), our_cpes.into());
         let their_licences: Vec<Value> = artifact["licenses"]
             .as_array()
@@ -526,7 +526,7 @@ fn war_with_nested_jars() {
         "pkg:maven/org.apache.commons/commons-lang3@3.12.0"
     );
     // syft 1.18.1 gives these four for Debian's commons-lang3: the group ID names apache.
-    let cpes: Vec<&str> = lang.cpes.iter().map(|cpe| cpe.cpe.as_str()).collect();
+    let cpes: Vec<&str> = lang.cpes.iter().map(|cpe| cpe.cpe).collect();
     assert_eq!(
         cpes,
         [
@@ -540,7 +540,7 @@ fn war_with_nested_jars() {
     let jackson = find(&java, "jackson-core");
     assert_eq!(jackson.cpes.len(), 24, "{:?}", jackson.cpes);
     assert_eq!(
-        jackson.cpes[0].cpe,
+        jackson.cpes.first().unwrap().cpe,
         "cpe:2.3:a:com.fasterxml.jackson.core:jackson-core:2.14.1:*:*:*:*:*:*:*"
     );
 }
@@ -749,7 +749,7 @@ fn go_binary_modules_and_stdlib() {
     assert_eq!(main.version, "v1.4.2");
     assert_eq!(main.purl, "pkg:golang/example.com/inlinescan/hello@v1.4.2");
     assert_eq!(
-        main.cpes[0].cpe,
+        main.cpes.first().unwrap().cpe,
         "cpe:2.3:a:inlinescan:hello:v1.4.2:*:*:*:*:*:*:*"
     );
     assert_eq!(main.metadata["mainModule"], "example.com/inlinescan/hello");
@@ -781,7 +781,7 @@ fn go_binary_modules_and_stdlib() {
     let plain = version.trim_start_matches("go");
     assert_eq!(stdlib.purl, format!("pkg:golang/stdlib@{plain}"));
     assert_eq!(
-        stdlib.cpes[0].cpe,
+        stdlib.cpes.first().unwrap().cpe,
         format!("cpe:2.3:a:golang:go:{plain}:-:*:*:*:*:*:*")
     );
     assert_eq!(stdlib.metadata["goCompiledVersion"], Value::from(version));
@@ -801,7 +801,7 @@ fn go_binary_without_version_flag_is_devel() {
     assert_eq!(main.version, "(devel)");
     assert_eq!(main.purl, "pkg:golang/example.com/inlinescan/hello@(devel)");
     assert_eq!(
-        main.cpes[0].cpe,
+        main.cpes.first().unwrap().cpe,
         r"cpe:2.3:a:inlinescan:hello:\(devel\):*:*:*:*:*:*:*"
     );
     // syft 1.18.1 gives a replaced local module no CPE.
@@ -948,7 +948,7 @@ fn rust_auditable_binary_crates() {
     let greet: Vec<&str> = find(&crates, "greet-rs")
         .cpes
         .iter()
-        .map(|cpe| cpe.cpe.as_str())
+        .map(|cpe| cpe.cpe)
         .collect();
     assert_eq!(
         greet,
@@ -964,7 +964,7 @@ fn rust_auditable_binary_crates() {
     let hex_cpes: Vec<&str> = find(&crates, "hex")
         .cpes
         .iter()
-        .map(|cpe| cpe.cpe.as_str())
+        .map(|cpe| cpe.cpe)
         .collect();
     assert_eq!(hex_cpes, [format!("cpe:2.3:a:hex:hex:{hex}:*:*:*:*:*:*:*")]);
     // The Rust binary is ELF too, but not a Go binary.

@@ -300,7 +300,7 @@ fn cpes_match_syft_outside_tables() {
                 let got: Vec<(&str, &str)> = package
                     .cpes
                     .iter()
-                    .map(|c| (c.cpe.as_str(), c.source))
+                    .map(|c| (c.cpe, c.source.as_str()))
                     .collect();
                 if TABLE_DRIVEN.contains(&(id.2.as_str(), id.0.as_str())) {
                     // Without syft's tables we give a subset of its candidates, never others.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use inline_scan::catalog::registry::{Scope, default_catalogers, run, wants_any};
 use inline_scan::catalog::relationships::is_binary_evidence;
-use inline_scan::catalog::{Catalog, Evidence, Location, Package, PackageType};
+use inline_scan::catalog::{Catalog, Cpes, Evidence, Location, Package, PackageType};
 use inline_scan::digest::Digest;
 use inline_scan::dir_tree;
 use inline_scan::filesystem::{FileEntry, FileKind, FileTree};
@@ -290,7 +290,7 @@ fn check_image(tarball: &str, reference: &str) {
         let got: Vec<(&str, &str)> = package
             .cpes
             .iter()
-            .map(|c| (c.cpe.as_str(), c.source))
+            .map(|c| (c.cpe, c.source.as_str()))
             .collect();
         assert_eq!(got, want, "{tarball}: CPEs of {name}");
     }
@@ -365,7 +365,7 @@ fn package(kind: PackageType, name: &str, found_by: &'static str, path: &str) ->
         kind,
         found_by,
         purl: String::new(),
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses: Vec::new(),
         locations: vec![Location {
             path: path.to_owned(),

@@ -71,7 +71,7 @@ fn expected_license_values(artifact: &Value) -> Vec<&str> {
 }
 
 fn cpe_strings(package: &Package) -> Vec<&str> {
-    package.cpes.iter().map(|cpe| cpe.cpe.as_str()).collect()
+    package.cpes.iter().map(|cpe| cpe.cpe).collect()
 }
 
 fn expected_cpe_strings(artifact: &Value) -> Vec<&str> {

@@ -366,7 +366,7 @@ fn cyclonedx_components_match_catalog() {
                 assert_purl_round_trips(case, component["purl"].as_str().unwrap());
             }
             match package.cpes.first() {
-                Some(cpe) => assert_eq!(component["cpe"], cpe.cpe.as_str(), "{case}"),
+                Some(cpe) => assert_eq!(component["cpe"], cpe.cpe, "{case}"),
                 None => assert!(component.get("cpe").is_none(), "{case}"),
             }
             let properties: BTreeMap<&str, &str> = component["properties"]
@@ -570,7 +570,7 @@ fn spdx_packages_match_catalog() {
                 assert_eq!(purls, [package.purl.as_str()], "{case}");
                 assert_purl_round_trips(case, purls[0]);
             }
-            let expected_cpes: Vec<&str> = package.cpes.iter().map(|c| c.cpe.as_str()).collect();
+            let expected_cpes: Vec<&str> = package.cpes.iter().map(|c| c.cpe).collect();
             assert_eq!(cpes, expected_cpes, "{case}");
         }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::filesystem::FileTree;
 
 use super::registry::location;
-use super::{CatalogWarning, Cataloger, Environment, Evidence, Package, PackageType};
+use super::{CatalogWarning, Cataloger, Cpes, Environment, Evidence, Package, PackageType};
 use super::{cpe, license, purl};
 
 /// The apk cataloger, named as syft names it.
@@ -295,7 +295,7 @@ fn build_package(tree: &FileTree, env: &Environment, db_path: &str, record: ApkR
         kind: PackageType::Apk,
         found_by: NAME,
         purl,
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses,
         locations,
         metadata_type: "apk-db-entry",

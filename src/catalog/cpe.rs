@@ -11,16 +11,10 @@
 
 use std::cmp::Ordering;
 
-use super::{Cpe, Package, PackageType};
-
-/// The source recorded for every generated CPE.
-pub const SOURCE: &str = "syft-generated";
+use super::{CpeSource, Cpes, CpesBuilder, Package, PackageType};
 
 /// A fixed candidate: vendor, product and target software.
 type FixedCpe = (&'static str, &'static str, &'static str);
-
-/// The source syft 1.18.1 records for a CPE taken from its NVD dictionary index.
-pub const DICTIONARY_SOURCE: &str = "nvd-cpe-dictionary";
 
 /// Packages whose candidates syft replaces with the entries of its NVD CPE dictionary.
 const FIXED: &[(PackageType, &str, &[FixedCpe])] = &[
@@ -329,15 +323,15 @@ fn cpe_version(package: &Package) -> &str {
 }
 
 /// Generates the candidate CPEs for a package, most specific first.
-pub fn generate(package: &Package) -> Vec<Cpe> {
+pub fn generate(package: &Package) -> Cpes {
     let version = cpe_version(package).to_owned();
     let mut all: Vec<Attributes> = Vec::new();
-    let mut source = SOURCE;
+    let mut source = CpeSource::SyftGenerated;
     if let Some((_, _, fixed)) = FIXED
         .iter()
         .find(|(kind, name, _)| *kind == package.kind && *name == package.name)
     {
-        source = DICTIONARY_SOURCE;
+        source = CpeSource::NvdCpeDictionary;
         for (vendor, product, target_sw) in *fixed {
             all.push(Attributes {
                 vendor: (*vendor).to_owned(),
@@ -362,12 +356,11 @@ pub fn generate(package: &Package) -> Vec<Cpe> {
     }
     all.sort_by(compare);
     all.dedup();
-    all.iter()
-        .map(|attributes| Cpe {
-            cpe: bind(attributes),
-            source,
-        })
-        .collect()
+    let mut cpes = CpesBuilder::default();
+    for attributes in &all {
+        cpes.push(&bind(attributes), source);
+    }
+    cpes.build()
 }
 
 #[cfg(test)]
@@ -381,7 +374,7 @@ mod tests {
             kind,
             found_by: "test",
             purl: String::new(),
-            cpes: Vec::new(),
+            cpes: Cpes::default(),
             licenses: Vec::new(),
             locations: Vec::new(),
             metadata_type: "",
@@ -390,8 +383,8 @@ mod tests {
         }
     }
 
-    fn strings(cpes: &[Cpe]) -> Vec<&str> {
-        cpes.iter().map(|cpe| cpe.cpe.as_str()).collect()
+    fn strings(cpes: &Cpes) -> Vec<&str> {
+        cpes.iter().map(|cpe| cpe.cpe).collect()
     }
 
     #[test]
@@ -475,7 +468,7 @@ mod tests {
             strings(&cpes),
             ["cpe:2.3:a:vercel:ms:2.1.3:*:*:*:*:node.js:*:*"]
         );
-        assert_eq!(cpes[0].source, DICTIONARY_SOURCE);
+        assert_eq!(cpes.first().unwrap().source, CpeSource::NvdCpeDictionary);
     }
 
     #[test]
@@ -486,10 +479,13 @@ mod tests {
         let cpes = generate(&pygments);
         assert_eq!(cpes.len(), 30);
         assert_eq!(
-            cpes[0].cpe,
+            cpes.first().unwrap().cpe,
             "cpe:2.3:a:georg_brandl_project:python-pygments:2.6.1:*:*:*:*:*:*:*"
         );
-        assert_eq!(cpes[29].cpe, "cpe:2.3:a:georg:pygments:2.6.1:*:*:*:*:*:*:*");
+        assert_eq!(
+            cpes.get(29).unwrap().cpe,
+            "cpe:2.3:a:georg:pygments:2.6.1:*:*:*:*:*:*:*"
+        );
     }
 
     #[test]

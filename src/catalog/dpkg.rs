@@ -13,8 +13,8 @@ use crate::filesystem::FileTree;
 
 use super::registry::location;
 use super::{
-    CatalogWarning, Cataloger, Environment, Evidence, Location, Package, PackageFile, PackageFiles,
-    PackageType,
+    CatalogWarning, Cataloger, Cpes, Environment, Evidence, Location, Package, PackageFile,
+    PackageFiles, PackageType,
 };
 use super::{cpe, license, purl};
 
@@ -433,7 +433,7 @@ fn build_package(
         kind: PackageType::Deb,
         found_by: NAME,
         purl,
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses,
         locations,
         metadata_type: "dpkg-db-entry",

@@ -7,6 +7,7 @@
 
 pub mod apk;
 pub mod cpe;
+pub mod cpe_list;
 pub mod distro;
 pub mod dpkg;
 pub mod golang;
@@ -22,9 +23,9 @@ pub mod rpm;
 pub mod ruby;
 pub mod rust;
 
+pub use cpe_list::{Cpe, CpeSource, Cpes, CpesBuilder};
 pub use package::{
-    Cpe, Distro, Evidence, FileView, License, Location, Package, PackageFile, PackageFiles,
-    PackageType,
+    Distro, Evidence, FileView, License, Location, Package, PackageFile, PackageFiles, PackageType,
 };
 
 use std::sync::Arc;

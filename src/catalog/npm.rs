@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::filesystem::FileTree;
 
 use super::registry::location;
-use super::{CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageType};
+use super::{
+    CatalogWarning, Cataloger, Cpes, Environment, Evidence, License, Package, PackageType,
+};
 use super::{cpe, license, purl};
 
 /// The npm cataloger, named as syft names it.
@@ -176,7 +178,7 @@ fn build_package(tree: &FileTree, path: &str, manifest: &Value) -> Option<Packag
         kind: PackageType::Npm,
         found_by: NAME,
         purl,
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses,
         locations,
         metadata_type: "javascript-npm-package",

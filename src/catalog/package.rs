@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::Cpes;
 use crate::digest::Digest;
 
 /// A package ecosystem, spelled as syft's `type` field spells it.
@@ -85,13 +86,6 @@ pub struct Location {
     pub evidence: Evidence,
 }
 
-/// A CPE 2.3 formatted string and where the guess came from (`syft-generated` style).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Cpe {
-    pub cpe: String,
-    pub source: &'static str,
-}
-
 /// A licence as the package declares it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct License {
@@ -156,7 +150,7 @@ pub struct Package {
     /// The cataloger that found it, by syft's name for the equivalent cataloger.
     pub found_by: &'static str,
     pub purl: String,
-    pub cpes: Vec<Cpe>,
+    pub cpes: Cpes,
     pub licenses: Vec<License>,
     /// Evidence files; the first is the primary record.
     pub locations: Vec<Location>,
@@ -498,7 +492,7 @@ mod tests {
             kind: PackageType::Deb,
             found_by: "test",
             purl: String::new(),
-            cpes: Vec::new(),
+            cpes: Cpes::default(),
             licenses: Vec::new(),
             locations: Vec::new(),
             metadata_type: "dpkg-db-entry",

@@ -13,8 +13,8 @@ use crate::filesystem::FileTree;
 
 use super::registry::location;
 use super::{
-    CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageFile, PackageFiles,
-    PackageType,
+    CatalogWarning, Cataloger, Cpes, Environment, Evidence, License, Package, PackageFile,
+    PackageFiles, PackageType,
 };
 use super::{cpe, license, purl};
 
@@ -379,7 +379,7 @@ fn build_package(
         kind: PackageType::Python,
         found_by: NAME,
         purl,
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses: licenses(tree, metadata_path, fields),
         locations,
         metadata_type: "python-package",

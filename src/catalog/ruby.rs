@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use crate::filesystem::FileTree;
 
 use super::registry::location;
-use super::{CatalogWarning, Cataloger, Environment, Evidence, License, Package, PackageType};
+use super::{
+    CatalogWarning, Cataloger, Cpes, Environment, Evidence, License, Package, PackageType,
+};
 use super::{cpe, license, purl};
 
 /// The installed-gemspec cataloger, named as syft's image scan names it.
@@ -259,7 +261,7 @@ fn build_package(tree: &FileTree, path: &str, spec: Gemspec) -> Package {
         version: spec.version,
         kind: PackageType::Gem,
         found_by: NAME,
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses,
         locations,
         metadata_type: "ruby-gemspec",

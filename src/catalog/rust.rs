@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::golang::ELF_MAGIC;
-use super::{CatalogWarning, Cataloger, Environment, Package, PackageType};
+use super::{CatalogWarning, Cataloger, Cpes, Environment, Package, PackageType};
 use crate::filesystem::FileTree;
 use crate::layer::{ExtractResult, Extractor, FileData};
 
@@ -139,7 +139,7 @@ fn crate_package(entry: &AuditPackage, location: &super::Location) -> Package {
         kind: PackageType::RustCrate,
         found_by: NAME,
         purl: super::purl::render("cargo", None, &entry.name, &entry.version, &[]),
-        cpes: Vec::new(),
+        cpes: Cpes::default(),
         licenses: Vec::new(),
         locations: vec![location.clone()],
         metadata_type: "rust-cargo-audit-entry",

@@ -262,7 +262,7 @@ fn package_component(package: &Package, bom_refs: &mut BomRefs) -> Component {
         properties.push(property("package:metadataType", package.metadata_type));
     }
     for cpe in package.cpes.iter().skip(1) {
-        properties.push(property("cpe23", cpe.cpe.as_str()));
+        properties.push(property("cpe23", cpe.cpe));
     }
     for (index, location) in package.locations.iter().enumerate() {
         properties.push(property(
@@ -293,7 +293,7 @@ fn package_component(package: &Package, bom_refs: &mut BomRefs) -> Component {
         cpe: package
             .cpes
             .first()
-            .map(|cpe| cpe.cpe.clone())
+            .map(|cpe| cpe.cpe.to_owned())
             .unwrap_or_default(),
         purl: package.purl.clone(),
         properties,

@@ -334,7 +334,7 @@ fn catalog_package(
         .map(|cpe| ExternalRef {
             reference_category: "SECURITY",
             reference_type: "cpe23Type",
-            reference_locator: cpe.cpe.clone(),
+            reference_locator: cpe.cpe.to_owned(),
         })
         .collect();
     if !package.purl.is_empty() {

@@ -140,11 +140,6 @@ struct Artifact<'a>(&'a Package);
 impl Serialize for Artifact<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let package = self.0;
-        let cpes: Vec<Value> = package
-            .cpes
-            .iter()
-            .map(|cpe| json!({"cpe": cpe.cpe, "source": cpe.source}))
-            .collect();
         let mut map = serializer.serialize_map(Some(12))?;
         map.serialize_entry("id", &artifact_id(package))?;
         map.serialize_entry("name", &package.name)?;
@@ -157,7 +152,7 @@ impl Serialize for Artifact<'_> {
             &package.licenses.iter().map(SyftLicense).collect::<Vec<_>>(),
         )?;
         map.serialize_entry("language", &package.kind.language())?;
-        map.serialize_entry("cpes", &cpes)?;
+        map.serialize_entry("cpes", &package.cpes)?;
         map.serialize_entry("purl", &package.purl)?;
         map.serialize_entry("metadataType", &package.metadata_type)?;
         map.serialize_entry("metadata", &package.metadata_json())?;

@@ -15,7 +15,9 @@ use std::sync::{Arc, LazyLock};
 use regex_lite::Regex;
 use serde_json::{Map, Value, json};
 
-use super::{CatalogWarning, Cataloger, Cpe, Environment, License, Package, PackageType};
+use super::{
+    CatalogWarning, Cataloger, Cpe, CpeSource, Cpes, Environment, License, Package, PackageType,
+};
 use crate::filesystem::FileTree;
 use crate::layer::{ExtractResult, Extractor, FileData};
 
@@ -182,7 +184,11 @@ fn stdlib_package(facts: &BinaryFacts<'_>) -> Package {
         kind: PackageType::GoModule,
         found_by: NAME,
         purl: super::purl::render("golang", None, "stdlib", plain, &[]),
-        cpes: vec![stdlib_cpe(plain)],
+        cpes: std::iter::once(Cpe {
+            cpe: &stdlib_cpe(plain),
+            source: CpeSource::SyftGenerated,
+        })
+        .collect(),
         // NOTE: syft 1.18.1's stdlib licence is taken from our reading of its rules. No
         // reference output with a Go binary confirms it.
         licenses: vec![License {
@@ -311,7 +317,7 @@ fn module_purl(path: &str, version: &str) -> String {
 /// Returns the one CPE syft 1.18.1 derives from a module path: the first path element after
 /// the host as vendor and the rest as product, with the special hosts handled as syft does.
 /// Paths with fewer elements get no CPE.
-fn module_cpes(path: &str, version: &str) -> Vec<Cpe> {
+fn module_cpes(path: &str, version: &str) -> Cpes {
     let (host, rest) = path.split_once('/').unwrap_or((path, ""));
     let rest = rest.trim_matches('/');
     let elements: Vec<&str> = rest.split('/').filter(|part| !part.is_empty()).collect();
@@ -326,35 +332,34 @@ fn module_cpes(path: &str, version: &str) -> Vec<Cpe> {
         _ => (String::new(), String::new()),
     };
     if vendor.is_empty() || product.is_empty() {
-        return Vec::new();
+        return Cpes::default();
     }
-    vec![Cpe {
-        cpe: format!(
-            "cpe:2.3:a:{}:{}:{}:*:*:*:*:*:*:*",
-            super::cpe::escape(&vendor),
-            super::cpe::escape(&product),
-            super::cpe::escape(version)
-        ),
-        source: super::cpe::SOURCE,
-    }]
+    let cpe = format!(
+        "cpe:2.3:a:{}:{}:{}:*:*:*:*:*:*:*",
+        super::cpe::escape(&vendor),
+        super::cpe::escape(&product),
+        super::cpe::escape(version)
+    );
+    std::iter::once(Cpe {
+        cpe: &cpe,
+        source: CpeSource::SyftGenerated,
+    })
+    .collect()
 }
 
-/// Returns the stdlib CPE: `golang:go`, with a pre-release suffix (`rc1`, `beta2`) as the
-/// update field and `-` otherwise.
-fn stdlib_cpe(version: &str) -> Cpe {
+/// Returns the stdlib CPE string: `golang:go`, with a pre-release suffix (`rc1`, `beta2`) as
+/// the update field and `-` otherwise.
+fn stdlib_cpe(version: &str) -> String {
     let split = version
         .find(|c: char| c.is_ascii_alphabetic())
         .unwrap_or(version.len());
     let (release, update) = version.split_at(split);
     let update = if update.is_empty() { "-" } else { update };
-    Cpe {
-        cpe: format!(
-            "cpe:2.3:a:golang:go:{}:{}:*:*:*:*:*:*",
-            super::cpe::escape(release),
-            super::cpe::escape(update)
-        ),
-        source: super::cpe::SOURCE,
-    }
+    format!(
+        "cpe:2.3:a:golang:go:{}:{}:*:*:*:*:*:*",
+        super::cpe::escape(release),
+        super::cpe::escape(update)
+    )
 }
 
 #[cfg(test)]
@@ -403,8 +408,8 @@ mod tests {
     fn module_cpes_by_host() {
         let cpe = |path: &str| {
             module_cpes(path, "v1.0.0")
-                .into_iter()
-                .map(|cpe| cpe.cpe)
+                .iter()
+                .map(|cpe| cpe.cpe.to_owned())
                 .collect::<Vec<_>>()
         };
         assert_eq!(
@@ -421,11 +426,11 @@ mod tests {
     #[test]
     fn stdlib_cpe_update_field() {
         assert_eq!(
-            stdlib_cpe("1.19.8").cpe,
+            stdlib_cpe("1.19.8"),
             "cpe:2.3:a:golang:go:1.19.8:-:*:*:*:*:*:*"
         );
         assert_eq!(
-            stdlib_cpe("1.22rc1").cpe,
+            stdlib_cpe("1.22rc1"),
             "cpe:2.3:a:golang:go:1.22:rc1:*:*:*:*:*:*"
         );
     }

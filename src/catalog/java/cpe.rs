@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::manifest::Manifest;
-use crate::catalog::Cpe;
-use crate::catalog::cpe::{SOURCE, escape};
+use crate::catalog::cpe::escape;
+use crate::catalog::{CpeSource, Cpes, CpesBuilder};
 
 /// Group ID fields that never name a product.
 const FORBIDDEN_PRODUCT_FIELDS: &[&str] = &["plugin", "plugins", "client"];
@@ -27,7 +27,7 @@ pub fn generate(
     artifact_id: &str,
     group_ids: &[String],
     manifest: Option<&Manifest>,
-) -> Vec<Cpe> {
+) -> Cpes {
     let mut products: Vec<String> = Vec::new();
     let mut add_product = |value: &str| {
         if !value.is_empty() && !products.iter().any(|known| known == value) {
@@ -121,13 +121,11 @@ pub fn generate(
             .cmp(&length(a))
             .then_with(|| bind(a).cmp(&bind(b)))
     });
-    pairs
-        .iter()
-        .map(|pair| Cpe {
-            cpe: bind(pair),
-            source: SOURCE,
-        })
-        .collect()
+    let mut cpes = CpesBuilder::default();
+    for pair in &pairs {
+        cpes.push(&bind(pair), CpeSource::SyftGenerated);
+    }
+    cpes.build()
 }
 
 /// Returns the name with `-` and `_` swapped, when it has either.

@@ -4,13 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::Cpe;
-
-/// The `source` syft records for CPEs it derives from package attributes.
-pub const GENERATED_SOURCE: &str = "syft-generated";
+use crate::catalog::{CpeSource, Cpes, CpesBuilder};
 
 /// Generates CPEs for a package, most specific first.
-pub fn generate(name: &str, vendor_field: &str, version: &str) -> Vec<Cpe> {
+pub fn generate(name: &str, vendor_field: &str, version: &str) -> Cpes {
     let products = with_delimiter_variations([name.to_owned()]);
     let mut vendors = products.clone();
     for candidate in &products {
@@ -44,12 +41,11 @@ pub fn generate(name: &str, vendor_field: &str, version: &str) -> Vec<Cpe> {
     // syft orders by the total length of the attributes (longest first), then by the string.
     cpes.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     cpes.dedup_by(|a, b| a.1 == b.1);
-    cpes.into_iter()
-        .map(|(_, cpe)| Cpe {
-            cpe,
-            source: GENERATED_SOURCE,
-        })
-        .collect()
+    let mut builder = CpesBuilder::default();
+    for (_, cpe) in &cpes {
+        builder.push(cpe, CpeSource::SyftGenerated);
+    }
+    builder.build()
 }
 
 /// Normalises the VENDOR field as syft does: keeps the text before the first comma, lower-cased
@@ -111,8 +107,8 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn strings(cpes: &[Cpe]) -> Vec<&str> {
-        cpes.iter().map(|cpe| cpe.cpe.as_str()).collect()
+    fn strings(cpes: &Cpes) -> Vec<&str> {
+        cpes.iter().map(|cpe| cpe.cpe).collect()
     }
 
     #[test]
