@@ -527,6 +527,14 @@ impl LayerEntries {
         Ok(id)
     }
 
+    /// Returns the bytes the entry list's buffers take, without the allocator's overhead.
+    pub fn allocated_bytes(&self) -> usize {
+        self.records.capacity() * std::mem::size_of::<Record>()
+            + self.text.capacity()
+            + self.dirs.capacity()
+            + self.dir_ends.capacity() * 4
+    }
+
     /// Ends the appending: drops the hash tables that [`Self::latest`] and the sharing of
     /// directories use, and gives back the room the growing buffers keep spare, up to half of
     /// each. Entries appended later get directories of their own.
