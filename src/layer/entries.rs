@@ -302,7 +302,8 @@ pub struct LayerEntries {
     text: String,
     /// The directories of the entries, back to back, each once (while the index is kept).
     dirs: String,
-    /// Where each directory ends in `dirs`; it starts where the one before it ends.
+    /// The end offset of each directory in `dirs`. A directory starts at the end of the one
+    /// before it.
     dir_ends: Vec<u32>,
     links: SideTable<Links>,
     wide: SideTable<Wide>,
@@ -394,9 +395,8 @@ impl LayerEntries {
             hash,
             |&other| self.is_at(other, dir, name),
             |&other| {
-                let record = &self.records[other as usize];
-                let name = self.view(other as usize, record).path.name;
-                self.index.hasher.hash_one((record.dir, name))
+                let dir = self.records[other as usize].dir;
+                self.index.hasher.hash_one((dir, self.name(other)))
             },
         ) {
             hashbrown::hash_table::Entry::Occupied(mut found) => *found.get_mut() = index,
@@ -409,8 +409,25 @@ impl LayerEntries {
 
     /// Returns whether entry `index` is in directory `dir` and has the last component `name`.
     fn is_at(&self, index: u32, dir: u32, name: &str) -> bool {
-        let record = &self.records[index as usize];
-        record.dir == dir && self.view(index as usize, record).path.name == name
+        self.records[index as usize].dir == dir && self.name(index) == name
+    }
+
+    /// Returns the last path component of entry `index`. The hash table probes of the walk
+    /// call it for every file entry, so it reads the link lengths only for a link.
+    fn name(&self, index: u32) -> &str {
+        let at = index as usize;
+        let record = &self.records[at];
+        let end = self
+            .records
+            .get(at + 1)
+            .map_or(self.text.len(), |next| next.start as usize);
+        let links_len = if record.flags & (HAS_SYMLINK | HAS_HARDLINK) == 0 {
+            0
+        } else {
+            let links = self.links.get(index);
+            (links.symlink_len + links.hardlink_len) as usize
+        };
+        &self.text[record.start as usize..end - links_len]
     }
 
     /// Appends an entry and returns its index. Ids above `u32::MAX` are kept as `u32::MAX`.
